@@ -1,0 +1,132 @@
+"""StyleCam: real-time webcam style transfer.
+
+python main.py                      open the app (live stylized camera)
+python main.py stylize IN OUT --style NAME_OR_FILE
+python main.py styles               list the style library
+python main.py import-style FILE --name NAME
+python main.py bench                measure generators and the engine on this machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from models.errors import StyleCamError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="StyleCam: real-time webcam style transfer.")
+    parser.add_argument("--source", help="camera index, video/image file, or 'demo' (overrides saved settings)")
+    parser.add_argument("--style", help="style name or weights file (overrides saved settings)")
+    parser.add_argument("--size", type=int, help="processing size: short side in pixels, 0 = native")
+    parser.add_argument("--record", type=Path, help="start recording to this .mp4 file at once")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    sub = parser.add_subparsers(dest="command")
+
+    stylize = sub.add_parser("stylize", help="stylize an image or a video file")
+    stylize.add_argument("input", type=Path)
+    stylize.add_argument("output", type=Path)
+    stylize.add_argument("--style", help="style name or weights file (default: the library's default)")
+    stylize.add_argument("--size", type=int, default=512, help="processing size (short side, 0 = native)")
+    stylize.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    stylize.add_argument("--strength", type=float, default=1.0, help="blend with the input, 0..1")
+
+    styles = sub.add_parser("styles", help="list the style library")
+    styles.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
+    imp = sub.add_parser("import-style", help="add a weights file (ours or a reference CycleGAN .pth) to the library")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--name", required=True)
+    imp.add_argument("--display-name")
+    imp.add_argument("--default", action="store_true", help="make it the default style")
+
+    sub.add_parser(
+        "bench", help="measure generators and the engine on this machine (see `bench --help`)", add_help=False
+    )
+    return parser
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    from models.engine import InferenceEngine
+    from models.style_library import StyleLibrary
+    from models.stylize import stylize_file
+
+    library = StyleLibrary()
+    name = args.style or library.default_style_name()
+    if name is None:
+        raise StyleCamError("the style library is empty; pass --style path/to/weights (.safetensors or .pth)")
+    if not 0.0 <= args.strength <= 1.0:
+        raise StyleCamError(f"--strength {args.strength} is out of range; use a value from 0 to 1")
+    generator, style = library.load(name)
+    engine = InferenceEngine(device=args.device, size=args.size or None, strength=args.strength)
+    engine.set_style(generator, style.name)
+    print(f"stylizing {args.input} with {style.display_name} on {engine.describe()} at size {args.size or 'native'}")
+    frames = stylize_file(args.input, args.output, engine)
+    print(f"wrote {args.output} ({frames} frame{'s' if frames != 1 else ''})")
+    return 0
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    from models.engine import describe_device, pick_device
+    from models.style_library import StyleLibrary
+
+    library = StyleLibrary()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        styles = library.list_styles()
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    device = describe_device(pick_device(args.device))
+    default = library.default_style_name()
+    if not styles:
+        print(f"no styles in {library.root}; add one with `python main.py import-style FILE --name NAME`")
+        return 0
+    print(f"{'name':<16} {'display name':<20} {'architecture':<28} {'size':>9}  device")
+    for s in styles:
+        mark = "*" if s.name == default else " "
+        print(
+            f"{mark}{s.name:<15} {s.display_name:<20} {s.config.describe():<28} {s.size_bytes() / 1e6:>7.2f}MB  {device}"
+        )
+    print(f"(* default; library: {library.root})")
+    return 0
+
+
+def cmd_import_style(args: argparse.Namespace) -> int:
+    from models.style_library import StyleLibrary
+
+    style = StyleLibrary().import_style(args.file, args.name, args.display_name, make_default=args.default)
+    print(f"imported {args.file} as style {style.name!r} ({style.config.describe()}) -> {style.path}")
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from app.launch import run_app
+
+    return run_app(args)
+
+
+COMMANDS = {"stylize": cmd_stylize, "styles": cmd_styles, "import-style": cmd_import_style}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # the benchmark owns its options
+        from benchmarks.bench import main as bench_main
+
+        return bench_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS.get(args.command, cmd_gui)(args)
+    except StyleCamError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

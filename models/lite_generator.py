@@ -1,0 +1,88 @@
+"""The light real-time generator: the reference ResNet's shape, made cheap enough for a laptop CPU.
+
+Where the compute goes and what was changed (measured with `python main.py bench`):
+- full-resolution layers dominate, so the 7x7 stem becomes a 3x3 and the last layer too;
+- residual blocks use depthwise-separable convolutions (as GAN Compression's student does);
+- only the first and last convolutions pad by reflection (borders stay clean, and the engine can
+  fold pixel normalisation into the first one exactly); inner ones zero-pad inside the kernel;
+- upsampling is bilinear resize + convolution, never a transposed convolution, which paints a
+  checkerboard over every output (seen in an earlier CPU-trained prototype).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from models.padding import pad_to_multiple
+from models.registry import GeneratorConfig, register_generator
+
+
+def _norm_relu(channels: int) -> list[nn.Module]:
+    return [nn.InstanceNorm2d(channels), nn.ReLU(True)]
+
+
+def separable_conv(cin: int, cout: int) -> nn.Sequential:
+    """3x3 depthwise followed by 1x1 pointwise: ~9x fewer MACs than a full 3x3."""
+    return nn.Sequential(
+        nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False),
+        nn.Conv2d(cin, cout, 1, bias=True),
+    )
+
+
+class SeparableResBlock(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            separable_conv(dim, dim),
+            *_norm_relu(dim),
+            separable_conv(dim, dim),
+            nn.InstanceNorm2d(dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ResizeConvUp(nn.Module):
+    """1x1 channel reduction, x2 bilinear resize, 3x3 depthwise: a checkerboard-free upsampling
+    whose resize and full-resolution work run on the reduced channel count."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(cin, cout, 1, bias=True)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.smooth = nn.Conv2d(cout, cout, 3, padding=1, groups=cout, bias=True)
+        self.post = nn.Sequential(*_norm_relu(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.post(self.smooth(self.up(self.reduce(x))))
+
+
+@register_generator("lite")
+class LiteGenerator(nn.Module):
+    """RGB in [-1, 1] -> RGB in [-1, 1]; any input size (reflect-padded to x4)."""
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        self.config = config
+        c0, c1, c2 = config.ngf, config.ngf * 2, config.ngf * 4
+        self.encoder = nn.Sequential(
+            nn.Conv2d(3, c0, 3, padding=1, padding_mode="reflect"),
+            *_norm_relu(c0),
+            nn.Conv2d(c0, c1, 3, stride=2, padding=1),
+            *_norm_relu(c1),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1),
+            *_norm_relu(c2),
+        )
+        self.blocks = nn.Sequential(*[SeparableResBlock(c2) for _ in range(config.n_blocks)])
+        self.decoder = nn.Sequential(
+            ResizeConvUp(c2, c1),
+            ResizeConvUp(c1, c0),
+            nn.Conv2d(c0, 3, 3, padding=1, padding_mode="reflect"),
+            nn.Tanh(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, h, w = pad_to_multiple(x, 4)
+        return self.decoder(self.blocks(self.encoder(x)))[..., :h, :w]

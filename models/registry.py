@@ -1,0 +1,76 @@
+"""The generator registry: one dict from architecture name to builder, and the config that
+describes a generator completely (it is stored beside every set of weights)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from torch import nn
+
+_GENERATORS: dict[str, Callable[[GeneratorConfig], nn.Module]] = {}
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Architecture and hyper-parameters of a generator.
+
+    `ngf` is the width of the first layer (doubled at each of the two downsamplings),
+    `n_blocks` the number of residual blocks at the bottleneck.
+    """
+
+    arch: str = "resnet"
+    ngf: int = 64
+    n_blocks: int = 9
+    dropout: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GeneratorConfig:
+        known = {k: data[k] for k in ("arch", "ngf", "n_blocks", "dropout") if k in data}
+        return cls(**known)
+
+    def describe(self) -> str:
+        return f"{self.arch} ngf={self.ngf} blocks={self.n_blocks}" + (" dropout" if self.dropout else "")
+
+
+# Named presets: what a user types on the command line (`--generator resnet_9blocks`).
+PRESETS: dict[str, GeneratorConfig] = {
+    "resnet_9blocks": GeneratorConfig("resnet", ngf=64, n_blocks=9),
+    "resnet_6blocks": GeneratorConfig("resnet", ngf=64, n_blocks=6),
+    "lite": GeneratorConfig("lite", ngf=16, n_blocks=9),
+}
+
+
+def register_generator(arch: str) -> Callable:
+    """Class decorator: make `arch` buildable by `create_generator`."""
+
+    def decorate(builder: Callable[[GeneratorConfig], nn.Module]) -> Callable:
+        _GENERATORS[arch] = builder
+        return builder
+
+    return decorate
+
+
+def available_architectures() -> list[str]:
+    _import_builtin_generators()
+    return sorted(_GENERATORS)
+
+
+def create_generator(config: GeneratorConfig | str) -> nn.Module:
+    """Build an untrained generator from a config or a preset name."""
+    _import_builtin_generators()
+    if isinstance(config, str):
+        if config not in PRESETS:
+            raise ValueError(f"unknown generator preset {config!r}; choose one of {sorted(PRESETS)}")
+        config = PRESETS[config]
+    if config.arch not in _GENERATORS:
+        raise ValueError(f"unknown generator architecture {config.arch!r}; known: {sorted(_GENERATORS)}")
+    return _GENERATORS[config.arch](config)
+
+
+def _import_builtin_generators() -> None:
+    # Importing the modules runs their @register_generator decorators.
+    from models import lite_generator, resnet_generator  # noqa: F401
