@@ -158,14 +158,27 @@ class StyleLibrary:
         source: Path,
         name: str,
         display_name: str | None = None,
+        make_default: bool = False,
+    ) -> Style:
+        """Validate any supported weights file (ours or a reference .pth) and add it as safetensors."""
+        model, config = load_generator_file(Path(source))
+        return self.add_style(
+            model, config, name, display_name, training={"imported_from": Path(source).name}, make_default=make_default
+        )
+
+    def add_style(
+        self,
+        model: nn.Module,
+        config: GeneratorConfig,
+        name: str,
+        display_name: str | None = None,
         training: dict | None = None,
         evaluation: dict | None = None,
         make_default: bool = False,
     ) -> Style:
-        """Validate any supported weights file and add it to the library as safetensors."""
+        """Write a generator into the library (safetensors + manifest entry with provenance)."""
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
             raise StyleError(f"style name {name!r} is not usable; use letters, digits, '-', '_' or '.'")
-        model, config = load_generator_file(Path(source))
         target = self.root / f"{name}.safetensors"
         save_generator(target, model, config)
         style = Style(
@@ -174,7 +187,7 @@ class StyleLibrary:
             path=target,
             config=config,
             sha256=sha256_of(target),
-            training=training or {"imported_from": Path(source).name},
+            training=training or {},
             evaluation=evaluation or {},
         )
         manifest = self._read_manifest()
