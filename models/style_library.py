@@ -142,6 +142,7 @@ class StyleLibrary:
     def load(self, name_or_path: str | Path | Style) -> tuple[nn.Module, Style]:
         """Build the generator for a style on the CPU, in eval mode, checking its sha256."""
         style = name_or_path if isinstance(name_or_path, Style) else self.resolve(name_or_path)
+        check_header(style.path)
         if style.sha256:
             actual = sha256_of(style.path)
             if actual != style.sha256:

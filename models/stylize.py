@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from models.engine import InferenceEngine
 from models.errors import MediaError
-from models.video_io import H264Writer, VideoReader
+from models.video_io import H264Writer, VideoReader, snap_to_frame_grid
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_OUTPUT_SUFFIXES = {".mp4"}
@@ -72,7 +72,7 @@ def stylize_video(source: Path, target: Path, engine: InferenceEngine, progress:
                 frame, seconds = item
                 if seconds is not None:
                     start = seconds if start is None else start
-                    seconds -= start
+                    seconds = snap_to_frame_grid(seconds - start, info.fps)
                 writer.write(engine.process(frame), seconds)
                 bar.update(1)
             bar.close()

@@ -32,6 +32,15 @@ class VideoInfo:
     duration_s: float | None
 
 
+def snap_to_frame_grid(seconds: float, fps: Fraction) -> float:
+    """Undo container rounding (Matroska stores milliseconds): a timestamp within a quarter frame
+    of the nominal grid goes onto it, so a 30 fps source stays exactly 30 fps; real variable-rate
+    timing is kept."""
+    position = seconds * float(fps)
+    nearest = round(position)
+    return float(nearest / fps) if abs(position - nearest) < 0.25 else seconds
+
+
 class VideoReader:
     """Decodes a video file to BGR frames; `demux()` also hands out audio packets for remuxing."""
 

@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny generators, a temporary style library, and the ../shared data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.registry import GeneratorConfig, create_generator
+from models.style_library import StyleLibrary
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+VIDEOS = SHARED_DATA / "videos"
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test with the reason when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is missing: tests on real data need ../shared/data beside the repo")
+    return path
+
+
+def tiny_generator(arch: str = "lite", seed: int = 0, **overrides: int) -> tuple[torch.nn.Module, GeneratorConfig]:
+    """An untrained but non-trivial generator (weights large enough to change the picture)."""
+    defaults = {"lite": dict(ngf=8, n_blocks=2), "resnet": dict(ngf=8, n_blocks=2)}[arch]
+    config = GeneratorConfig(arch, **{**defaults, **overrides})
+    torch.manual_seed(seed)
+    model = create_generator(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.2)
+    return model, config
+
+
+@pytest.fixture
+def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StyleLibrary:
+    """An isolated style library with two tiny styles, 'alpha' (default) and 'beta'."""
+    root = tmp_path / "weights"
+    monkeypatch.setenv("STYLECAM_WEIGHTS", str(root))
+    lib = StyleLibrary(root)
+    for seed, name in enumerate(("alpha", "beta")):
+        model, config = tiny_generator(seed=seed)
+        lib.add_style(model, config, name)
+    return lib

@@ -1,0 +1,43 @@
+"""Every registered generator runs forward and backward on odd sizes, finite, in range."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models.discriminator import PatchDiscriminator
+from models.registry import PRESETS, GeneratorConfig, available_architectures, create_generator
+
+
+@pytest.mark.parametrize("arch", available_architectures())
+@pytest.mark.parametrize("shape", [(64, 64), (37, 53), (30, 18)])
+def test_generator_keeps_shape_and_range(arch: str, shape: tuple[int, int]) -> None:
+    model = create_generator(GeneratorConfig(arch, ngf=8, n_blocks=2))
+    x = torch.rand(2, 3, *shape) * 2 - 1
+    y = model(x)
+    assert y.shape == x.shape
+    assert torch.isfinite(y).all()
+    assert y.abs().max() <= 1.0
+    y.mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_presets_build(preset: str) -> None:
+    model = create_generator(preset)
+    assert sum(p.numel() for p in model.parameters()) > 10_000
+
+
+def test_unknown_names_are_clear() -> None:
+    with pytest.raises(ValueError, match="unknown generator preset"):
+        create_generator("unet_256")
+    with pytest.raises(ValueError, match="unknown generator architecture"):
+        create_generator(GeneratorConfig("unet"))
+
+
+def test_patch_discriminator_sees_70px_patches() -> None:
+    disc = PatchDiscriminator()
+    out = disc(torch.zeros(1, 3, 256, 256))
+    assert out.shape == (1, 1, 30, 30)  # the reference 70x70 PatchGAN's grid at 256
+    keys = set(disc.state_dict())
+    assert {"model.0.weight", "model.2.weight", "model.11.weight"} <= keys
