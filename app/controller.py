@@ -1,0 +1,214 @@
+"""The controller: owns the engine, the style library and the worker threads, and is the only
+thing the window talks to. It lives on the GUI thread; every slow call is handed to a worker.
+
+    capture thread --(LatestSlot)--> inference thread --(LatestSlot)--> GUI (view)
+                                                     \\--(short queue)--> recording thread
+    style loader thread --(atomic swap)--> engine
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.frames import CapturedFrame, LatestSlot, ProcessedFrame
+from app.sources import FrameSource
+from app.workers.capture import AUTO, CaptureWorker
+from app.workers.inference import InferenceWorker, StyleLoader
+from app.workers.recording import RecordingWorker, compose
+from models.engine import InferenceEngine
+from models.errors import StyleCamError
+from models.style_library import Style, StyleLibrary
+
+NO_STYLES_MESSAGE = (
+    "No styles installed: showing the original. Use Style > Add style... or train one (python -m train ...)."
+)
+
+
+class Controller(QObject):
+    frame_ready = Signal(object)  # ProcessedFrame, delivered on the GUI thread
+    source_started = Signal(str, str)  # spec, description
+    source_message = Signal(str)
+    source_lost = Signal(str)
+    cameras_found = Signal(list)
+    style_changed = Signal(str, str)  # name, display name
+    style_failed = Signal(str, str)
+    styles_updated = Signal()
+    recording_started = Signal(str)
+    recording_finished = Signal(str, int, float)
+    recording_failed = Signal(str)
+    snapshot_saved = Signal(str)
+    snapshot_failed = Signal(str)
+    notice = Signal(str)
+
+    def __init__(
+        self, engine: InferenceEngine, library: StyleLibrary, resolution: tuple[int, int] = (640, 480)
+    ) -> None:
+        super().__init__()
+        self.engine, self.library = engine, library
+        self.captured: LatestSlot[CapturedFrame] = LatestSlot()
+        self.processed: LatestSlot[ProcessedFrame] = LatestSlot()
+        self.recorder = RecordingWorker()
+        self.capture = CaptureWorker(self.captured, resolution)
+        self.inference = InferenceWorker(engine, self.captured, self.processed, sink=self.recorder.submit)
+        self.loader = StyleLoader(engine, library, lambda: self.inference.last_shape)
+        self.source_spec = AUTO
+        self.last_frame: ProcessedFrame | None = None
+        self.record_side_by_side = False
+        self._styles: list[Style] = []
+        self.style_problems: list[str] = []
+        self._started = False
+
+        self.refresh_styles()  # cheap (manifest + file headers); the window builds its menus from it
+        self.inference.frame_ready.connect(self._on_frame_ready)
+        self.inference.failed.connect(self.notice)
+        self.capture.source_started.connect(self._on_source_started)
+        self.capture.source_message.connect(self.source_message)
+        self.capture.source_lost.connect(self._on_source_lost)
+        self.capture.cameras_found.connect(self.cameras_found)
+        self.loader.style_changed.connect(self.style_changed)
+        self.loader.style_failed.connect(self.style_failed)
+        self.loader.style_imported.connect(lambda _name: self.refresh_styles())
+        self.recorder.recording_started.connect(self.recording_started)
+        self.recorder.recording_finished.connect(self.recording_finished)
+        self.recorder.recording_failed.connect(self.recording_failed)
+        self.recorder.snapshot_saved.connect(self.snapshot_saved)
+        self.recorder.snapshot_failed.connect(self.snapshot_failed)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self, source: str | FrameSource = AUTO, style: str | None = None) -> None:
+        """Start the threads, open `source` and load `style` (or the library's default)."""
+        for worker in self.threads():
+            worker.start()
+        self._started = True
+        self.set_source(source)
+        name = style or self.library.default_style_name()
+        if name:
+            self.set_style(name)
+        else:
+            self.notice.emit(NO_STYLES_MESSAGE)
+
+    def threads(self) -> list:
+        return [self.recorder, self.loader, self.inference, self.capture]
+
+    def shutdown(self, timeout: float = 1.0) -> float:
+        """Stop every thread (finalizing a recording) and join them; returns the seconds it took."""
+        start = time.perf_counter()
+        if not self._started:
+            return 0.0
+        for worker in self.threads():  # all stop flags first, so they wind down in parallel
+            worker.stop()
+        deadline = start + timeout
+        for worker in reversed(self.threads()):  # producers first, the recorder last
+            worker.wait(max(1, int((deadline - time.perf_counter()) * 1000)))
+        late = [w.objectName() for w in self.threads() if w.isRunning()]
+        for worker in self.threads():
+            worker.wait()  # a late thread still has to be joined before Qt objects go away
+        if late:
+            warnings.warn(f"threads took longer than {timeout:.1f}s to stop: {', '.join(late)}", stacklevel=2)
+        self._started = False
+        return time.perf_counter() - start
+
+    # -- sources -------------------------------------------------------------------------
+    def set_source(self, source: str | FrameSource) -> None:
+        """Switch source; a recording in progress is finalized first (its file stays complete)."""
+        self.stop_recording()
+        self.capture.request_source(source)
+
+    def reconnect(self) -> None:
+        self.set_source(self.source_spec)
+
+    def refresh_cameras(self) -> None:
+        self.capture.request_camera_list()
+
+    def set_mirror(self, on: bool) -> None:
+        self.capture.mirror = bool(on)
+
+    def set_resolution(self, resolution: tuple[int, int]) -> None:
+        """Capture resolution for cameras and the demo scene; reopens the current source."""
+        self.capture.resolution = resolution
+        if self.source_spec.isdigit() or self.source_spec in ("demo", AUTO):
+            self.set_source(self.source_spec)
+
+    def _on_source_started(self, spec: str, description: str) -> None:
+        self.source_spec = spec
+        self.source_started.emit(spec, description)
+
+    def _on_source_lost(self, message: str) -> None:
+        self.stop_recording()  # finalize: the part recorded so far is a complete file
+        self.source_lost.emit(message)
+
+    # -- styles --------------------------------------------------------------------------
+    def styles(self) -> list[Style]:
+        return list(self._styles)
+
+    def refresh_styles(self) -> None:
+        """Re-read the library; broken entries are skipped and described in `style_problems`."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                self._styles = self.library.list_styles()
+            except StyleCamError as err:
+                self._styles = []
+                caught.append(warnings.WarningMessage(str(err), UserWarning, "", 0))
+        self.style_problems = [str(w.message) for w in caught]
+        self.styles_updated.emit()
+
+    def set_style(self, name_or_path: str) -> None:
+        """Load on the loader thread; the current style keeps running until the new one is ready."""
+        self.loader.request_style(name_or_path)
+
+    def import_style(self, path: Path, name: str) -> None:
+        self.loader.request_import(path, name)
+
+    def set_strength(self, strength: float) -> None:
+        self.engine.strength = strength
+
+    def set_size(self, size: int | None) -> None:
+        self.engine.size = size
+
+    # -- frames --------------------------------------------------------------------------
+    def _on_frame_ready(self) -> None:
+        frame = self.processed.take()
+        if frame is not None:
+            self.last_frame = frame
+            self.frame_ready.emit(frame)
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames replaced before anyone used them: capture->inference plus inference->display."""
+        return self.captured.dropped + self.processed.dropped
+
+    # -- recording and snapshots -----------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self.recorder.recording
+
+    def start_recording(self, folder_or_file: Path, fps_hint: float = 30.0) -> Path:
+        """Record to `folder_or_file` (a .mp4 path, or a folder for a date-time name)."""
+        target = Path(folder_or_file).expanduser()
+        if target.suffix.lower() != ".mp4":
+            target = target / f"StyleCam_{datetime.now():%Y-%m-%d_%H-%M-%S}.mp4"
+        self.recorder.side_by_side = self.record_side_by_side
+        self.recorder.start_recording(target, fps_hint)
+        return target
+
+    def stop_recording(self) -> None:
+        self.recorder.stop_recording()
+
+    def set_record_side_by_side(self, on: bool) -> None:
+        self.record_side_by_side = bool(on)
+        self.recorder.side_by_side = self.record_side_by_side
+
+    def snapshot(self, folder: Path, side_by_side: bool = False) -> Path | None:
+        """Save the newest frame as PNG (written on the recording thread)."""
+        if self.last_frame is None:
+            return None
+        path = Path(folder).expanduser() / f"StyleCam_{datetime.now():%Y-%m-%d_%H-%M-%S_%f}"[:-3]
+        path = path.with_suffix(".png")
+        self.recorder.snapshot(path, compose(self.last_frame, side_by_side))
+        return path

@@ -1,0 +1,98 @@
+"""Starting the app: `python main.py [--source ...] [--style ...] [--size N] [--record FILE]`.
+
+Checks for a display before Qt is touched (Qt would abort the process), then builds the engine,
+library, controller and window, applies the command-line overrides on top of the saved settings
+(for this run only) and runs the event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+HEADLESS_PLATFORMS = {"offscreen", "minimal", "minimalegl", "vnc", "eglfs", "linuxfb", "vkkhrdisplay"}
+
+
+def display_problem(environ: dict[str, str] | None = None, platform: str = sys.platform) -> str | None:
+    """A one-line reason the GUI cannot open here, or None when a display (or offscreen) is set."""
+    env = os.environ if environ is None else environ
+    if not platform.startswith("linux"):
+        return None
+    qpa = env.get("QT_QPA_PLATFORM", "").split(";")[0].split(":")[0].strip()
+    if qpa in HEADLESS_PLATFORMS:
+        return None
+    if qpa == "xcb":
+        ok = bool(env.get("DISPLAY"))
+    elif qpa.startswith("wayland"):
+        ok = bool(env.get("WAYLAND_DISPLAY"))
+    else:
+        ok = bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+    if ok:
+        return None
+    return (
+        "no display found ($DISPLAY/$WAYLAND_DISPLAY unset); stylize files with "
+        "`python main.py stylize IN OUT --style NAME`, or run headless with QT_QPA_PLATFORM=offscreen"
+    )
+
+
+def create_window(args: argparse.Namespace | None = None) -> MainWindow:
+    """Build engine, library, controller and window, and start the workers (needs a QApplication)."""
+    from app.controller import Controller
+    from app.main_window import MainWindow
+    from app.settings import AppSettings, open_settings
+    from models.engine import InferenceEngine
+    from models.style_library import StyleLibrary
+
+    args = args or argparse.Namespace()
+    store = open_settings()
+    settings = AppSettings.load(store)
+    # command-line values win for this run; they are saved only if the user keeps them
+    if getattr(args, "source", None):
+        settings.source = str(args.source)
+    if getattr(args, "size", None) is not None:
+        settings.size = max(0, int(args.size))
+    engine = InferenceEngine(
+        device=getattr(args, "device", None) or "auto", size=settings.size or None, strength=settings.strength
+    )
+    library = StyleLibrary()
+    controller = Controller(engine, library, settings.resolution_wh)
+    controller.set_mirror(settings.mirror)
+    window = MainWindow(controller, settings, store)
+    style = getattr(args, "style", None)
+    if not style and settings.style in {s.name for s in controller.styles()}:
+        style = settings.style  # a saved style that was since removed falls back to the default
+    record = getattr(args, "record", None)
+    controller.start(settings.source or "auto", style)
+    if record:
+        window.start_recording_to(record)
+    return window
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """The GUI entry point used by main.py; returns the process exit code."""
+    problem = display_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.settings import APPLICATION, ORGANIZATION
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    window = create_window(args)
+    window.show()
+    # Ctrl+C in the terminal closes the window properly (finishing any recording); the timer
+    # lets the Python interpreter run its signal handler while Qt's loop is waiting.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    tick = QTimer(interval=200, timeout=lambda: None)
+    tick.start()
+    return app.exec()

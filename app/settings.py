@@ -1,0 +1,77 @@
+"""Persistent settings (QSettings, organisation/app "StyleCam"). `$STYLECAM_SETTINGS` points
+them at an INI file instead, which is how tests keep away from the user's own settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QStandardPaths
+
+ORGANIZATION = "StyleCam"
+APPLICATION = "StyleCam"
+COMPARE_MODES = ("off", "side", "split")
+
+
+def open_settings() -> QSettings:
+    path = os.environ.get("STYLECAM_SETTINGS")
+    if path:
+        return QSettings(path, QSettings.Format.IniFormat)
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+
+def default_output_dir() -> str:
+    movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
+    return str(Path(movies or Path.home()) / "StyleCam")
+
+
+@dataclass
+class AppSettings:
+    """What survives a restart (the window geometry is stored beside these by the window)."""
+
+    source: str = "auto"
+    style: str = ""
+    strength: float = 1.0
+    compare: str = "off"
+    size: int = 256  # processing size (short side); 0 = native
+    output_dir: str = ""
+    mirror: bool = False
+    resolution: str = "640x480"
+    record_side_by_side: bool = False
+
+    @classmethod
+    def load(cls, store: QSettings) -> AppSettings:
+        values = cls()
+        for f in fields(cls):
+            raw = store.value(f.name)
+            if raw is None:
+                continue
+            default = getattr(values, f.name)
+            try:
+                # INI files hand back strings: convert by the field's default type
+                if isinstance(default, bool):
+                    value = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
+                else:
+                    value = type(default)(raw)
+            except (TypeError, ValueError):
+                continue  # a hand-edited or stale value: keep the default
+            setattr(values, f.name, value)
+        if values.compare not in COMPARE_MODES:
+            values.compare = "off"
+        values.strength = min(1.0, max(0.0, values.strength))
+        values.output_dir = values.output_dir or default_output_dir()
+        return values
+
+    def save(self, store: QSettings) -> None:
+        for f in fields(self):
+            store.setValue(f.name, getattr(self, f.name))
+        store.sync()
+
+    @property
+    def resolution_wh(self) -> tuple[int, int]:
+        try:
+            w, h = (int(v) for v in self.resolution.lower().split("x"))
+        except ValueError:
+            return 640, 480
+        return w, h
