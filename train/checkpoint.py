@@ -1,0 +1,68 @@
+"""Training checkpoints: plain dicts of tensors and numbers, written atomically, read with
+`torch.load(weights_only=True)` (no code is ever unpickled), RNG states stored as tensors."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import torch
+
+from models.errors import StyleCamError
+
+CHECKPOINT_FORMAT = "stylecam-train-v1"
+LATEST = "latest.pt"
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write `state` to `path` so that a crash at any moment leaves the previous file intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a training checkpoint (a file, or a run folder holding checkpoints/latest.pt)."""
+    path = resolve_checkpoint(path)
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise StyleCamError(f"checkpoint {path} is not readable ({first}); it may be truncated or not ours") from err
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise StyleCamError(f"{path} is not a StyleCam training checkpoint")
+    return state
+
+
+def resolve_checkpoint(path: Path | str) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoints" / LATEST
+    if not path.is_file():
+        raise StyleCamError(f"no checkpoint at {path}; pass a run folder or a .pt checkpoint")
+    return path
+
+
+def capture_rng(device: torch.device) -> dict:
+    """The global torch RNG states (CPU, and this process's CUDA device) as tensors."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def restore_rng(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)

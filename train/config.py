@@ -1,0 +1,163 @@
+"""Typed training configs and the command lines built from them.
+
+Every option is a dataclass field with its help text in the field metadata; `add_config_args`
+turns the fields into argparse options and `given_fields` returns only what the user typed, so a
+resumed run can tell an explicit change from a default. No global options object exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.errors import StyleCamError
+from models.registry import PRESETS, GeneratorConfig
+
+GAN_LOSSES = ("lsgan", "vanilla", "wgangp", "hinge")
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+
+
+def _opt(default: Any, help: str, choices: tuple | None = None, **extra: Any) -> Any:
+    meta = {"help": help, **extra}
+    if choices:
+        meta["choices"] = choices
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a CycleGAN training run (stored inside its checkpoints)."""
+
+    name: str = _opt("style", "run and style name; the run goes to runs/NAME unless --out is given")
+    dataroot: str | None = _opt(None, "folder with trainA/ (photos) and trainB/ (style), optionally testA/ testB/")
+    data_a: str | None = _opt(None, "folder of domain A images (photos); overrides DATAROOT/trainA")
+    data_b: str | None = _opt(None, "folder of domain B images (the style); overrides DATAROOT/trainB")
+    out: str | None = _opt(None, "run folder (default runs/NAME)")
+    generator: str = _opt("lite", "generator preset", choices=tuple(PRESETS))
+    ngf: int | None = _opt(None, "override the preset's first-layer width")
+    n_blocks: int | None = _opt(None, "override the preset's number of residual blocks")
+    ndf: int = _opt(64, "discriminator first-layer width")
+    d_layers: int = _opt(3, "discriminator strided layers (3 = 70x70 PatchGAN)")
+    gan_loss: str = _opt("lsgan", "adversarial loss", choices=GAN_LOSSES)
+    lambda_cycle: float = _opt(10.0, "weight of the cycle-consistency L1 loss")
+    lambda_identity: float = _opt(0.5, "identity loss weight, as a fraction of lambda_cycle")
+    gp_weight: float = _opt(10.0, "gradient-penalty weight (wgangp)")
+    n_critic: int = _opt(5, "discriminator updates per generator update (wgangp)")
+    pool_size: int = _opt(50, "image pool size for the discriminators (0 = none)")
+    lr: float = _opt(2e-4, "Adam learning rate")
+    beta1: float = _opt(0.5, "Adam beta1")
+    beta2: float = _opt(0.999, "Adam beta2")
+    epochs: int = _opt(200, "total epochs (an epoch = max(|A|, |B|) images); ignored with --max-steps")
+    max_steps: int | None = _opt(None, "total training steps (sets the LR schedule's length)")
+    decay_fraction: float = _opt(0.5, "last fraction of the steps over which the LR decays linearly to 0")
+    max_minutes: float | None = _opt(None, "stop (and checkpoint) after this many minutes of this session")
+    batch_size: int = _opt(1, "images per domain per step and process")
+    load_size: int = _opt(286, "resize the short side to this before cropping")
+    crop_size: int = _opt(256, "random square crop used for training")
+    flip: bool = _opt(True, "random horizontal flips")
+    init_gain: float = _opt(0.02, "std of the normal weight init")
+    seed: int = _opt(0, "random seed (data order, crops, init, pools)")
+    device: str = _opt("auto", "auto, cpu, cuda or cuda:N")
+    amp: str = _opt("auto", "CUDA mixed precision (auto = bf16 where supported)", choices=AMP_MODES)
+    workers: int | None = _opt(None, "DataLoader workers (default 4 on CUDA, 0 on CPU)")
+    threads: int | None = _opt(None, "torch CPU threads for this process")
+    log_every: int = _opt(10, "steps between CSV rows / progress-bar loss updates")
+    sample_every: int = _opt(200, "steps between sample grid PNGs")
+    save_every: int = _opt(500, "steps between checkpoints")
+    save_minutes: float = _opt(10.0, "also checkpoint when this many minutes passed since the last one")
+    export: bool = _opt(True, "export the A->B generator into the style library when training finishes")
+    export_name: str | None = _opt(None, "style name for the export (default NAME)")
+    library: str | None = _opt(None, "style library folder (default $STYLECAM_WEIGHTS or weights/)")
+
+    # Options that may change when a run is resumed; everything else must match the checkpoint.
+    RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
+        {
+            "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
+            "sample_every", "save_every", "save_minutes", "export", "export_name", "library", "out",
+        }
+    )  # fmt: skip
+
+    def generator_config(self) -> GeneratorConfig:
+        base = PRESETS[self.generator]
+        return dataclasses.replace(
+            base,
+            ngf=self.ngf if self.ngf is not None else base.ngf,
+            n_blocks=self.n_blocks if self.n_blocks is not None else base.n_blocks,
+        )
+
+    def run_dir(self) -> Path:
+        return Path(self.out) if self.out else Path("runs") / self.name
+
+    def domain_dirs(self) -> tuple[Path, Path]:
+        """Training folders for A and B; a clear error when neither form was given."""
+        root = Path(self.dataroot) if self.dataroot else None
+        a = Path(self.data_a) if self.data_a else (root / "trainA" if root else None)
+        b = Path(self.data_b) if self.data_b else (root / "trainB" if root else None)
+        if a is None or b is None:
+            raise StyleCamError("no training data: give --dataroot DIR (with trainA/ trainB/) or --data-a and --data-b")
+        return a, b
+
+    def test_dirs(self) -> tuple[Path, Path] | None:
+        """DATAROOT/testA and testB when both exist (used for samples and the final evaluation)."""
+        if not self.dataroot:
+            return None
+        a, b = Path(self.dataroot) / "testA", Path(self.dataroot) / "testB"
+        return (a, b) if a.is_dir() and b.is_dir() else None
+
+    def validate(self) -> None:
+        if self.crop_size < 16 or self.crop_size % 4:
+            raise StyleCamError(f"--crop-size {self.crop_size} must be a multiple of 4 and at least 16")
+        if self.load_size < self.crop_size:
+            raise StyleCamError(f"--load-size {self.load_size} is smaller than --crop-size {self.crop_size}")
+        if self.batch_size < 1 or self.n_critic < 1 or self.pool_size < 0:
+            raise StyleCamError("--batch-size and --n-critic must be >= 1 and --pool-size >= 0")
+        if not 0.0 <= self.decay_fraction <= 1.0:
+            raise StyleCamError(f"--decay-fraction {self.decay_fraction} must be between 0 and 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise StyleCamError("--max-steps must be at least 1")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+# -- dataclass -> argparse ---------------------------------------------------------------
+def _base_type(annotation: Any) -> tuple[type, bool]:
+    """(scalar type, optional) for `int`, `int | None`, ..."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return inner[0], True
+    return annotation, False
+
+
+def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """One option per field: `--crop-size`, bools as `--flip/--no-flip`. Defaults are suppressed
+    so `given_fields` can tell what the user actually typed."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip or "help" not in f.metadata:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        typ, _ = _base_type(hints[f.name])
+        help_text = f"{f.metadata['help']} (default: {f.default})"
+        if typ is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
+        else:
+            parser.add_argument(
+                flag, type=typ, default=argparse.SUPPRESS, choices=f.metadata.get("choices"), help=help_text
+            )
+
+
+def given_fields(args: argparse.Namespace, cls: type) -> dict:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in vars(args).items() if k in names}

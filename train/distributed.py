@@ -1,0 +1,69 @@
+"""Process-group setup for `torchrun` (DistributedDataParallel): NCCL on CUDA, gloo on CPU.
+Outside torchrun everything degrades to a single process with rank 0."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device_request: str) -> tuple[DistInfo, torch.device]:
+    """Join the process group when launched by torchrun; pick this process's device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    want_cuda = device_request.startswith("cuda") or (device_request == "auto" and torch.cuda.is_available())
+    if want_cuda:
+        if not torch.cuda.is_available():
+            from models.errors import StyleCamError
+
+            raise StyleCamError("device 'cuda' was requested but no CUDA GPU is available; use --device cpu or auto")
+        index = local if world > 1 or device_request in ("auto", "cuda") else int(device_request.split(":")[1])
+        device = torch.device("cuda", index)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    return DistInfo(rank, world, local), device
+
+
+def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """True on every rank when `flag` is true on at least one (so all ranks stop together)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def gather_objects(obj: object, info: DistInfo) -> list:
+    """Every rank's `obj` on every rank (in-process pickling only; never read from disk)."""
+    if not info.enabled:
+        return [obj]
+    out: list = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def cleanup(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,291 @@
+"""`python -m train.evaluate`: judge a style offline, without internet.
+
+For test photos and real style images it reports, for the stylized photos and for two baselines
+(the unstylized photos, and Reinhard mean/std colour transfer in Lab to a style image):
+- SWD: sliced Wasserstein distance to the style images on 7x7 Laplacian-pyramid patches, x1e3,
+  averaged over levels; ProGAN's per-set normalisation (texture) and a joint one (texture+colour);
+- content preservation vs the input photo: SSIM on luma and Sobel edge correlation;
+and, when both generators exist (`--run`), the cycle reconstruction L1, plus ms/frame through
+the app's inference engine, FID when `--inception-weights` points to torchvision Inception-v3
+weights on disk (never downloaded), and a sample sheet PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from models.engine import InferenceEngine
+from models.errors import StyleCamError
+from models.style_library import StyleLibrary
+from train.checkpoint import load_checkpoint
+from train.data import center_crop, read_rgb, resize_short, scan_folder, to_tensor
+from train.metrics import edge_correlation, reinhard_transfer, ssim_luma, swd, swd_descriptors
+from train.progress import to_uint8_bgr
+
+METHODS = ("stylized", "photos", "reinhard")
+METHOD_LABELS = {"stylized": "stylized (model)", "photos": "photos (no style)", "reinhard": "Reinhard Lab transfer"}
+SHEET_ROWS = 6
+
+
+@dataclass
+class EvalResult:
+    """Figures of one evaluation; `summary()` is what goes into the style manifest."""
+
+    photos: int
+    style_images: int
+    size: int
+    swd_levels: dict[str, list[float]] = field(default_factory=dict)
+    swd_joint_levels: dict[str, list[float]] = field(default_factory=dict)
+    ssim: dict[str, float] = field(default_factory=dict)
+    edges: dict[str, float] = field(default_factory=dict)
+    cycle_l1: float | None = None
+    ms_per_frame: float | None = None
+    fid: dict[str, float] | None = None
+    sheet: str | None = None
+
+    def swd(self, method: str, joint: bool = False) -> float:
+        levels = (self.swd_joint_levels if joint else self.swd_levels)[method]
+        return float(np.mean(levels))
+
+    def beats_baselines(self) -> bool:
+        """Lower SWD than both the unstylized photos and the Reinhard baseline."""
+        s = self.swd("stylized")
+        return s < self.swd("photos") and s < self.swd("reinhard")
+
+    def summary(self) -> dict:
+        out = {
+            "photos": self.photos,
+            "style_images": self.style_images,
+            "size": self.size,
+            "swd": {m: round(self.swd(m), 2) for m in self.swd_levels},
+            "swd_joint": {m: round(self.swd(m, joint=True), 2) for m in self.swd_joint_levels},
+            "ssim_luma": {m: round(v, 4) for m, v in self.ssim.items()},
+            "edge_correlation": {m: round(v, 4) for m, v in self.edges.items()},
+            "beats_baselines": self.beats_baselines(),
+        }
+        if self.cycle_l1 is not None:
+            out["cycle_l1"] = round(self.cycle_l1, 4)
+        if self.ms_per_frame is not None:
+            out["ms_per_frame_cpu" if not torch.cuda.is_available() else "ms_per_frame"] = round(self.ms_per_frame, 1)
+        if self.fid:
+            out["fid"] = {m: round(v, 2) for m, v in self.fid.items()}
+        return out
+
+    def table(self) -> str:
+        head = f"{'method':24s} {'SWD x1e3':>9s} {'SWD+colour':>10s} {'SSIM luma':>9s} {'edge corr':>9s}"
+        if self.fid:
+            head += f" {'FID':>8s}"
+        lines = [head, "-" * len(head)]
+        for m in self.swd_levels:
+            line = (
+                f"{METHOD_LABELS[m]:24s} {self.swd(m):9.2f} {self.swd(m, True):10.2f} "
+                f"{self.ssim.get(m, 1.0):9.3f} {self.edges.get(m, 1.0):9.3f}"
+            )
+            if self.fid:
+                line += f" {self.fid.get(m, float('nan')):8.2f}"
+            lines.append(line)
+        levels = " / ".join(f"{v:.1f}" for v in self.swd_levels["stylized"])
+        lines.append(f"stylized SWD per level (fine->coarse): {levels}")
+        if self.cycle_l1 is not None:
+            lines.append(f"cycle reconstruction L1 (A->B->A, 0-1 scale): {self.cycle_l1:.4f}")
+        if self.ms_per_frame is not None:
+            lines.append(f"inference: {self.ms_per_frame:.1f} ms/frame (640x480 at {self.size}px, engine)")
+        lines.append(f"images: {self.photos} photos, {self.style_images} style images at {self.size}px")
+        lines.append(
+            "verdict: "
+            + ("beats both baselines on SWD" if self.beats_baselines() else "does NOT beat both baselines on SWD")
+        )
+        return "\n".join(lines)
+
+
+def load_images(folder: Path, size: int, max_images: int | None, role: str) -> list[np.ndarray]:
+    """RGB uint8 size x size views (short side resized, centre crop) of a folder's images."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scan = scan_folder(folder, 1, role)
+    files = scan.files[:max_images] if max_images else scan.files
+    return [center_crop(resize_short(read_rgb(p), size), size) for p in files]
+
+
+@torch.no_grad()
+def stylize(generator: nn.Module, images: list[np.ndarray]) -> list[np.ndarray]:
+    out = []
+    for img in images:
+        y = generator(to_tensor(img).unsqueeze(0))
+        out.append(to_uint8_bgr(y)[0][..., ::-1].copy())
+    return out
+
+
+def engine_ms_per_frame(generator: nn.Module, size: int, frames: int = 10) -> float:
+    engine = InferenceEngine("auto", size=size)
+    engine.set_style(generator, "evaluate")
+    frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    times = []
+    for _ in range(frames):
+        engine.process(frame)
+        times.append(engine.last_inference_ms)
+    return statistics.median(times)
+
+
+def evaluate_generators(
+    forward: nn.Module,
+    backward: nn.Module | None,
+    photos_dir: Path,
+    style_dir: Path,
+    size: int = 256,
+    max_images: int | None = 100,
+    sheet: Path | None = None,
+    inception_weights: Path | None = None,
+    time_engine: bool = True,
+) -> EvalResult:
+    """All figures for the A->B generator `forward` (and the B->A `backward` when given)."""
+    forward = forward.eval()
+    photos = load_images(Path(photos_dir), size, max_images, "photos")
+    styles = load_images(Path(style_dir), size, max_images, "style images")
+    sets = {
+        "stylized": stylize(forward, photos),
+        "photos": photos,
+        "reinhard": [reinhard_transfer(p, styles[i % len(styles)]) for i, p in enumerate(photos)],
+    }
+    real = swd_descriptors(styles, seed=1)
+    result = EvalResult(len(photos), len(styles), size)
+    for method, images in sets.items():
+        desc = swd_descriptors(images, seed=2)
+        result.swd_levels[method] = swd(desc, real)
+        result.swd_joint_levels[method] = swd(desc, real, joint=True)
+        if method != "photos":
+            result.ssim[method] = float(np.mean([ssim_luma(p, s) for p, s in zip(photos, images, strict=True)]))
+            result.edges[method] = float(np.mean([edge_correlation(p, s) for p, s in zip(photos, images, strict=True)]))
+    recs = None
+    if backward is not None:
+        recs = stylize(backward.eval(), sets["stylized"])
+        result.cycle_l1 = float(
+            np.mean([np.abs(r.astype(np.float32) - p).mean() / 255.0 for r, p in zip(recs, photos, strict=True)])
+        )
+    if time_engine:
+        result.ms_per_frame = engine_ms_per_frame(forward, size)
+    if inception_weights is not None:
+        from train.fid import fid_scores
+
+        result.fid = fid_scores(inception_weights, sets, styles)
+    if sheet is not None:
+        write_sheet(Path(sheet), photos, sets["stylized"], sets["reinhard"], recs, styles)
+        result.sheet = str(sheet)
+    return result
+
+
+def write_sheet(
+    path: Path,
+    photos: list[np.ndarray],
+    stylized: list[np.ndarray],
+    reinhard: list[np.ndarray],
+    recs: list[np.ndarray] | None,
+    styles: list[np.ndarray],
+) -> None:
+    """Rows: photo | stylized | Reinhard | (reconstruction); last row: real style images."""
+    n = min(SHEET_ROWS, len(photos))
+    picks = [i * len(photos) // n for i in range(n)]
+    columns = ["photo", "stylized", "Reinhard"] + (["A->B->A"] if recs is not None else [])
+    size = photos[0].shape[0]
+    rows = []
+    for i in picks:
+        cells = [photos[i], stylized[i], reinhard[i]] + ([recs[i]] if recs is not None else [])
+        rows.append(np.concatenate(cells, axis=1))
+    width = rows[0].shape[1]
+    header = np.full((28, width, 3), 255, np.uint8)
+    for c, label in enumerate(columns):
+        cv2.putText(header, label, (c * size + 6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    style_row = np.full((size, width, 3), 255, np.uint8)
+    for c in range(min(len(columns), len(styles))):
+        style_row[:, c * size : (c + 1) * size] = styles[c * len(styles) // len(columns)]
+    label = np.full((28, width, 3), 255, np.uint8)
+    cv2.putText(label, "real style images", (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    sheet = np.concatenate([header, *rows, label, style_row], axis=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+
+def evaluate_checkpoint_state(
+    state: dict, run_dir: Path, photos: Path | None = None, style_images: Path | None = None, **kwargs: object
+) -> EvalResult | None:
+    """Evaluate a training checkpoint (default: its dataroot's testA/testB) and write
+    RUN/evaluation.json and RUN/evaluation_sheet.png. None when no test folders are known."""
+    from train.export import EVALUATION_FILE, run_generators
+
+    cfg = state["config"]
+    root = Path(cfg["dataroot"]) if cfg.get("dataroot") else None
+    photos = photos or (root / "testA" if root and (root / "testA").is_dir() else None)
+    style_images = style_images or (root / "testB" if root and (root / "testB").is_dir() else None)
+    if photos is None or style_images is None:
+        return None
+    forward, backward, _ = run_generators(state)
+    kwargs.setdefault("sheet", Path(run_dir) / "evaluation_sheet.png")
+    result = evaluate_generators(forward, backward, photos, style_images, **kwargs)
+    summary = {**result.summary(), "step": state["step"], "photos_dir": str(photos), "style_dir": str(style_images)}
+    (Path(run_dir) / EVALUATION_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.splitlines()[0])
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--style", help="library style name or weights file")
+    which.add_argument("--run", help="training run folder or checkpoint (adds cycle reconstruction)")
+    parser.add_argument("--photos", type=Path, help="test photos (default: the run's DATAROOT/testA)")
+    parser.add_argument("--style-images", type=Path, help="real style images (default: the run's DATAROOT/testB)")
+    parser.add_argument("--size", type=int, default=256, help="evaluation resolution (default 256)")
+    parser.add_argument("--max-images", type=int, default=100, help="images per folder (default 100)")
+    parser.add_argument("--sheet", type=Path, help="sample sheet PNG (default next to the run, or ./NAME_sheet.png)")
+    parser.add_argument("--inception-weights", type=Path, help="torchvision inception_v3 weights on disk, for FID")
+    parser.add_argument("--library", type=Path, help="style library folder")
+    parser.add_argument("--update-library", action="store_true", help="store the figures in the style's entry")
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--no-timing", action="store_true", help="skip the ms/frame measurement")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    common = {"size": args.size, "max_images": args.max_images, "inception_weights": args.inception_weights,
+              "time_engine": not args.no_timing}  # fmt: skip
+    try:
+        if args.size < 32 or args.size % 4:
+            raise StyleCamError(f"--size {args.size} must be a multiple of 4 and at least 32")
+        if args.run:
+            from train.export import run_folder
+
+            state = load_checkpoint(args.run)
+            if args.sheet:
+                common["sheet"] = args.sheet
+            result = evaluate_checkpoint_state(state, run_folder(args.run), args.photos, args.style_images, **common)
+            if result is None:
+                raise StyleCamError("the run has no DATAROOT/testA and testB; pass --photos and --style-images")
+        else:
+            if args.photos is None or args.style_images is None:
+                raise StyleCamError("--style needs --photos DIR and --style-images DIR")
+            library = StyleLibrary(args.library)
+            model, style = library.load(args.style)
+            sheet = args.sheet or Path(f"{style.name}_sheet.png")
+            result = evaluate_generators(model, None, args.photos, args.style_images, sheet=sheet, **common)
+            if args.update_library:
+                library.update_entry(style.name, evaluation=result.summary())
+    except StyleCamError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(result.table())
+    if result.sheet:
+        print(f"sample sheet: {result.sheet}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""`python -m train.export RUN --name NAME`: put a run's A->B generator into the app's style
+library, with its provenance (data, steps, losses, crop, wall time, hardware) and evaluation.
+
+Also used automatically at the end of `python -m train` (unless --no-export).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from torch import nn
+
+from models.errors import StyleCamError
+from models.registry import GeneratorConfig, create_generator
+from models.style_library import Style, StyleLibrary
+from train.checkpoint import load_checkpoint, resolve_checkpoint
+
+EVALUATION_FILE = "evaluation.json"
+
+
+def run_folder(run: Path | str) -> Path:
+    """The run folder of a run folder or of a checkpoint file inside it."""
+    path = resolve_checkpoint(run)
+    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+
+
+def generator_from_state(state: dict, key: str) -> tuple[nn.Module, GeneratorConfig]:
+    """Build one generator of a training checkpoint on the CPU, in eval mode."""
+    config = GeneratorConfig.from_dict(state["generator_config"])
+    model = create_generator(config)
+    try:
+        model.load_state_dict(state["models"][key])
+    except (RuntimeError, KeyError) as err:
+        raise StyleCamError(f"checkpoint has no usable {key} generator for {config.describe()} ({err})") from err
+    return model.eval(), config
+
+
+def run_generators(state: dict) -> tuple[nn.Module, nn.Module | None, GeneratorConfig]:
+    """(A->B generator, B->A generator or None, config) of a CycleGAN or distillation checkpoint."""
+    forward, config = generator_from_state(state, state["export_model"])
+    backward = generator_from_state(state, "G_B")[0] if "G_B" in state["models"] else None
+    return forward, backward, config
+
+
+def training_provenance(state: dict, run_dir: Path) -> dict:
+    cfg = state["config"]
+    info = {
+        "kind": state["kind"],
+        "run": str(run_dir),
+        "data": state.get("data", {}),
+        "steps": state["step"],
+        "planned_steps": state.get("total_steps"),
+        "losses": {k: round(v, 4) for k, v in state.get("last_losses", {}).items()},
+        "crop_size": cfg.get("crop_size"),
+        "load_size": cfg.get("load_size"),
+        "batch_size": cfg.get("batch_size"),
+        "gan_loss": cfg.get("gan_loss"),
+        "wall_time_minutes": round(state.get("train_seconds", 0.0) / 60, 1),
+        "hardware": state.get("hardware", ""),
+        "exported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if "teacher" in state:
+        info["teacher"] = state["teacher"]
+    return info
+
+
+def export_run(
+    run: Path | str,
+    name: str,
+    display_name: str | None = None,
+    library_root: Path | str | None = None,
+    evaluate: bool = False,
+    make_default: bool = False,
+) -> Style:
+    """Write the run's A->B generator into the library; evaluation figures come from the run's
+    evaluation.json, or are computed now when `evaluate` is set and the run has test folders."""
+    state = load_checkpoint(run)
+    run_dir = run_folder(run)
+    generator, _, config = run_generators(state)
+    evaluation = read_evaluation(run_dir)
+    if not evaluation and evaluate:
+        from train.evaluate import evaluate_checkpoint_state
+
+        result = evaluate_checkpoint_state(state, run_dir)
+        evaluation = result.summary() if result is not None else {}
+    library = StyleLibrary(Path(library_root) if library_root else None)
+    return library.add_style(
+        generator,
+        config,
+        name,
+        display_name,
+        training=training_provenance(state, run_dir),
+        evaluation=evaluation,
+        make_default=make_default,
+    )
+
+
+def read_evaluation(run_dir: Path) -> dict:
+    path = Path(run_dir) / EVALUATION_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.export", description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="run folder (runs/NAME) or checkpoint file")
+    parser.add_argument("--name", required=True, help="style name in the library")
+    parser.add_argument("--display-name", help="name shown in the app")
+    parser.add_argument("--library", help="style library folder (default $STYLECAM_WEIGHTS or weights/)")
+    parser.add_argument("--default", action="store_true", help="make it the app's default style")
+    parser.add_argument("--evaluate", action="store_true", help="evaluate now if the run has no evaluation.json")
+    args = parser.parse_args(argv)
+    try:
+        style = export_run(args.run, args.name, args.display_name, args.library, args.evaluate, args.default)
+    except StyleCamError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"exported {style.name!r} ({style.config.describe()}) to {style.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
