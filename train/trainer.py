@@ -375,6 +375,7 @@ def _run(
         num_workers=workers,
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,
+        generator=torch.Generator().manual_seed(config.seed),  # never draws from the global RNG
     )
     samples = _sample_batch(config, scan_a.files, scan_b.files)
     log = LossLog(run_dir / "losses.csv", trainer.step if resume_state else None) if info.is_main else None
