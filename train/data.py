@@ -198,3 +198,13 @@ class StepBatchSampler(Sampler[list[int]]):
 
 def steps_per_epoch(epoch_length: int, batch_size: int, world_size: int) -> int:
     return max(1, math.ceil(epoch_length / (batch_size * world_size)))
+
+
+class SingleDomainDataset(UnpairedDataset):
+    """Sample i: one augmented image of a single folder (distillation needs only photos)."""
+
+    def __init__(self, files: tuple[Path, ...], load_size: int, crop_size: int, flip: bool, seed: int) -> None:
+        super().__init__(files, files, load_size, crop_size, flip, seed)
+
+    def __getitem__(self, i: int) -> torch.Tensor:  # type: ignore[override]
+        return self._augment(self.files_a[self._a_index(i)], np.random.default_rng([self.seed, i, 0]))

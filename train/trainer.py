@@ -69,7 +69,7 @@ def lr_factor(step: int, total_steps: int, decay_fraction: float) -> float:
     """1 for the first (1 - decay_fraction) of the steps, then linear towards 0."""
     decay = round(total_steps * decay_fraction)
     constant = total_steps - decay
-    return 1.0 - max(0, step - constant) / float(decay + 1)
+    return max(0.0, 1.0 - max(0, step - constant) / float(decay + 1))
 
 
 def hardware_description(device: torch.device, world_size: int = 1) -> str:
