@@ -76,8 +76,18 @@ def hardware_description(device: torch.device, world_size: int = 1) -> str:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         return f"{world_size} x {name}" if world_size > 1 else name
-    cpu = platform.processor() or platform.machine()
+    cpu = _cpu_model() or platform.processor() or platform.machine()
     return f"CPU {cpu}, {torch.get_num_threads()} threads" + (f", {world_size} processes" if world_size > 1 else "")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 class CycleGANTrainer:
@@ -378,7 +388,9 @@ def _run(
         generator=torch.Generator().manual_seed(config.seed),  # never draws from the global RNG
     )
     samples = _sample_batch(config, scan_a.files, scan_b.files)
-    log = LossLog(run_dir / "losses.csv", trainer.step if resume_state else None) if info.is_main else None
+    log = None
+    if info.is_main:  # TensorBoard events too, when tensorboard is installed
+        log = LossLog(run_dir / "losses.csv", trainer.step if resume_state else None, run_dir / "tensorboard")
     ckpt_path = run_dir / "checkpoints" / LATEST
 
     def save() -> None:

@@ -47,6 +47,14 @@ def test_export_then_engine(trained_run: Path, tmp_path: Path, capsys) -> None:
     frame = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
     out = engine.process(frame)
     assert out.shape == frame.shape and out.dtype == np.uint8
+    # Evaluate the library style and store its figures in the manifest entry.
+    data = Path(style.training["data"]["domain_a"]).parent
+    args = ["--style", "red2blue", "--library", str(tmp_path), "--photos", str(data / "testA"), "--style-images",
+            str(data / "testB"), "--size", "48", "--no-timing", "--update-library", "--sheet", str(tmp_path / "s.png")]  # fmt: skip
+    assert evaluate_main(args) == 0
+    assert "stylized (model)" in capsys.readouterr().out
+    assert "swd" in StyleLibrary(tmp_path).resolve("red2blue").evaluation
+    assert (tmp_path / "s.png").is_file()
 
 
 def test_training_exports_at_the_end(dataroot: Path, tmp_path: Path) -> None:
