@@ -3,13 +3,14 @@ thing the window talks to. It lives on the GUI thread; every slow call is handed
 
     capture thread --(LatestSlot)--> inference thread --(LatestSlot)--> GUI (view)
                                                      \\--(short queue)--> recording thread
-    style loader thread --(atomic swap)--> engine
+    style loader thread --(swaps in a ready engine per style)--> inference thread
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from app.frames import CapturedFrame, LatestSlot, ProcessedFrame
 from app.sources import FrameSource
 from app.workers.capture import AUTO, CaptureWorker
-from app.workers.inference import InferenceWorker, StyleLoader
+from app.workers.inference import InferenceWorker, Knobs, StyleLoader
 from app.workers.recording import RecordingWorker, compose
 from models.engine import InferenceEngine
 from models.errors import StyleCamError
@@ -46,16 +47,22 @@ class Controller(QObject):
     notice = Signal(str)
 
     def __init__(
-        self, engine: InferenceEngine, library: StyleLibrary, resolution: tuple[int, int] = (640, 480)
+        self,
+        make_engine: Callable[[], InferenceEngine],
+        library: StyleLibrary,
+        resolution: tuple[int, int] = (640, 480),
     ) -> None:
         super().__init__()
-        self.engine, self.library = engine, library
+        self.library = library
+        self.knobs = Knobs()
         self.captured: LatestSlot[CapturedFrame] = LatestSlot()
         self.processed: LatestSlot[ProcessedFrame] = LatestSlot()
         self.recorder = RecordingWorker()
         self.capture = CaptureWorker(self.captured, resolution)
-        self.inference = InferenceWorker(engine, self.captured, self.processed, sink=self.recorder.submit)
-        self.loader = StyleLoader(engine, library, lambda: self.inference.last_shape)
+        # with no style yet the first engine passes frames through unchanged
+        passthrough = make_engine()
+        self.inference = InferenceWorker(passthrough, self.captured, self.processed, self.knobs, self.recorder.submit)
+        self.loader = StyleLoader(make_engine, library, self.inference)
         self.source_spec = AUTO
         self.last_frame: ProcessedFrame | None = None
         self.record_side_by_side = False
@@ -70,7 +77,7 @@ class Controller(QObject):
         self.capture.source_message.connect(self.source_message)
         self.capture.source_lost.connect(self._on_source_lost)
         self.capture.cameras_found.connect(self.cameras_found)
-        self.loader.style_changed.connect(self.style_changed)
+        self.loader.style_changed.connect(self._on_style_changed)
         self.loader.style_failed.connect(self.style_failed)
         self.loader.style_imported.connect(lambda _name: self.refresh_styles())
         self.recorder.recording_started.connect(self.recording_started)
@@ -143,6 +150,16 @@ class Controller(QObject):
         self.source_lost.emit(message)
 
     # -- styles --------------------------------------------------------------------------
+    @property
+    def engine(self) -> InferenceEngine:
+        """The engine of the current style (read-only use: name, device, timings)."""
+        return self.inference.engine
+
+    def _on_style_changed(self, name: str, display_name: str) -> None:
+        self.style_changed.emit(name, display_name)
+        # after the first style is up, get the others ready so switching to them is instant
+        self.loader.preload([s.name for s in self._styles])
+
     def styles(self) -> list[Style]:
         return list(self._styles)
 
@@ -166,10 +183,10 @@ class Controller(QObject):
         self.loader.request_import(path, name)
 
     def set_strength(self, strength: float) -> None:
-        self.engine.strength = strength
+        self.knobs.strength = min(1.0, max(0.0, float(strength)))
 
     def set_size(self, size: int | None) -> None:
-        self.engine.size = size
+        self.knobs.size = int(size) if size else None
 
     # -- frames --------------------------------------------------------------------------
     def _on_frame_ready(self) -> None:

@@ -57,11 +57,10 @@ def create_window(args: argparse.Namespace | None = None) -> MainWindow:
         settings.source = str(args.source)
     if getattr(args, "size", None) is not None:
         settings.size = max(0, int(args.size))
-    engine = InferenceEngine(
-        device=getattr(args, "device", None) or "auto", size=settings.size or None, strength=settings.strength
-    )
+    device = getattr(args, "device", None) or "auto"
+    InferenceEngine(device=device)  # fails here, with one line, if --device cuda has no GPU
     library = StyleLibrary()
-    controller = Controller(engine, library, settings.resolution_wh)
+    controller = Controller(lambda: InferenceEngine(device=device), library, settings.resolution_wh)
     controller.set_mirror(settings.mirror)
     window = MainWindow(controller, settings, store)
     style = getattr(args, "style", None)

@@ -1,16 +1,22 @@
 """The inference thread and its style loader.
 
-The inference thread takes the newest captured frame, runs the engine, and publishes the result
-in a one-slot output mailbox (the GUI draws the newest result; the recorder gets every result it
-can keep up with). Styles are loaded and warmed up on a separate loader thread and swapped into
-the engine atomically, so the view keeps moving while a large style loads.
+The inference thread takes the newest captured frame, runs the current engine, and publishes the
+result in a one-slot output mailbox (the GUI draws the newest result; the recorder gets every
+result it can keep up with).
+
+Preparing a style is slow on the CPU (export + OpenVINO compile: 1-3 s), so each style gets its
+own ready, warmed-up engine, built on the loader thread: after the first style, the loader
+prepares the rest of the library in the background, and a switch to a prepared style is one
+attribute assignment: it shows on the next frame. The view never waits for a load.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
@@ -19,11 +25,23 @@ from app.frames import CapturedFrame, LatestSlot, ProcessedFrame
 from models.engine import InferenceEngine
 from models.errors import StyleCamError
 from models.frames import processing_shape
-from models.style_library import StyleLibrary
+from models.style_library import Style, StyleLibrary
+
+
+@dataclass
+class Knobs:
+    """Settings the GUI changes and the inference thread reads once per frame (plain attributes:
+    a torn read is impossible, and a value one frame late is harmless)."""
+
+    size: int | None = 256
+    strength: float = 1.0
 
 
 class InferenceWorker(QThread):
-    """mailbox -> engine.process -> output slot (+ an optional sink such as the recorder)."""
+    """mailbox -> engine.process -> output slot (+ an optional sink such as the recorder).
+
+    `engine` is replaced by the style loader (an atomic attribute swap); each frame uses one engine.
+    """
 
     frame_ready = Signal()  # a ProcessedFrame waits in `output`; emitted only when the slot was empty
     failed = Signal(str)
@@ -33,11 +51,12 @@ class InferenceWorker(QThread):
         engine: InferenceEngine,
         mailbox: LatestSlot[CapturedFrame],
         output: LatestSlot[ProcessedFrame],
+        knobs: Knobs,
         sink: Callable[[ProcessedFrame], None] | None = None,
     ) -> None:
         super().__init__()
         self.setObjectName("inference")
-        self.engine, self.mailbox, self.output, self.sink = engine, mailbox, output, sink
+        self.engine, self.mailbox, self.output, self.knobs, self.sink = engine, mailbox, output, knobs, sink
         self.last_shape: tuple[int, int] = (480, 640)
         self._stop = threading.Event()
 
@@ -50,10 +69,11 @@ class InferenceWorker(QThread):
             captured = self.mailbox.take(timeout=0.1)
             if captured is None:
                 continue
-            # the name is read before the frame: at a switch one frame may carry the old label
-            style = self.engine.style_name
+            engine = self.engine  # one engine (one style) for the whole frame
+            engine.size, engine.strength = self.knobs.size, self.knobs.strength
+            style = engine.style_name
             try:
-                stylized = self.engine.process(captured.image)
+                stylized = engine.process(captured.image)
             except (StyleCamError, RuntimeError) as err:
                 self.failed.emit(f"stylizing a frame failed ({err}); showing the original")
                 stylized = captured.image
@@ -64,7 +84,7 @@ class InferenceWorker(QThread):
                 seq=captured.seq,
                 captured_at=captured.captured_at,
                 processed_at=time.perf_counter(),
-                inference_ms=self.engine.last_inference_ms if self.engine.style_name else 0.0,
+                inference_ms=engine.last_inference_ms if style else 0.0,
                 style_name=style,
             )
             if self.sink is not None:
@@ -74,28 +94,43 @@ class InferenceWorker(QThread):
 
 
 class StyleLoader(QThread):
-    """Loads (or imports) a style and hands it to the engine; newest request wins."""
+    """Builds one warmed-up engine per style and switches the inference worker between them.
+
+    User requests (newest wins) go first; when idle, the styles named in `preload` are prepared.
+    """
 
     style_changed = Signal(str, str)  # name, display name
     style_failed = Signal(str, str)  # requested name, one-line reason
     style_imported = Signal(str)  # name of the newly imported style
 
     def __init__(
-        self, engine: InferenceEngine, library: StyleLibrary, frame_shape: Callable[[], tuple[int, int]]
+        self,
+        make_engine: Callable[[], InferenceEngine],
+        library: StyleLibrary,
+        worker: InferenceWorker,
+        max_ready: int = 9,
     ) -> None:
         super().__init__()
         self.setObjectName("style-loader")
-        self.engine, self.library, self.frame_shape = engine, library, frame_shape
+        self.make_engine, self.library, self.worker, self.max_ready = make_engine, library, worker, max_ready
+        self.ready: dict[str, tuple[InferenceEngine, Style]] = {}  # used on this thread only
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._request: tuple[str, str | Path, str] | None = None
+        self._preload: list[str] = []
 
     def request_style(self, name_or_path: str) -> None:
         self._submit(("load", name_or_path, ""))
 
     def request_import(self, path: Path, name: str) -> None:
         self._submit(("import", Path(path), name))
+
+    def preload(self, names: list[str]) -> None:
+        """Prepare these styles in the background, so switching to them is instant."""
+        with self._lock:
+            self._preload = list(names)[: self.max_ready]
+        self._wake.set()
 
     def _submit(self, request: tuple) -> None:
         with self._lock:
@@ -108,25 +143,50 @@ class StyleLoader(QThread):
 
     def run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(0.2)
-            self._wake.clear()
             with self._lock:
                 request, self._request = self._request, None
-            if request is None or self._stop.is_set():
-                continue
-            kind, target, name = request
-            try:
-                if kind == "import":
-                    style = self.library.import_style(Path(target), name)
-                    self.style_imported.emit(style.name)
-                    target = style.name
-                generator, style = self.library.load(target)
-                h, w = self.frame_shape()
-                # warm up at the shape the next frame will have, so the first styled frame is not slow
-                self.engine.set_style(generator, style.name, processing_shape(h, w, self.engine.size))
-            except StyleCamError as err:
-                self.style_failed.emit(str(target), str(err))
-            except (RuntimeError, ValueError, OSError) as err:  # a weights file that builds but does not fit
-                self.style_failed.emit(str(target), f"style {target} cannot be used ({err})")
+                preload = next((n for n in self._preload if n not in self.ready), None) if request is None else None
+                if preload is not None:
+                    self._preload.remove(preload)
+            if request is not None:
+                self._handle(*request)
+            elif preload is not None:
+                # a broken style is reported when someone actually picks it, not while preloading
+                with contextlib.suppress(StyleCamError, RuntimeError, ValueError, OSError):
+                    self._prepare(preload)
             else:
-                self.style_changed.emit(style.name, style.display_name)
+                self._wake.wait(0.2)
+                self._wake.clear()
+
+    def _handle(self, kind: str, target: str | Path, name: str) -> None:
+        try:
+            if kind == "import":
+                style = self.library.import_style(Path(target), name)
+                self.ready.pop(style.name, None)  # re-imported under the same name: rebuild
+                self.style_imported.emit(style.name)
+                target = style.name
+            engine, style = self.ready.get(str(target)) or self._prepare(str(target))
+        except StyleCamError as err:
+            self.style_failed.emit(str(target), str(err))
+        except (RuntimeError, ValueError, OSError) as err:  # a weights file that builds but does not fit
+            self.style_failed.emit(str(target), f"style {target} cannot be used ({err})")
+        else:
+            self.worker.engine = engine  # the switch: the next frame uses the new style
+            self.style_changed.emit(style.name, style.display_name)
+
+    def _prepare(self, key: str) -> tuple[InferenceEngine, Style]:
+        if self._stop.is_set():
+            raise StyleCamError("stopping")
+        generator, style = self.library.load(key)
+        engine = self.make_engine()
+        knobs = self.worker.knobs
+        h, w = self.worker.last_shape
+        # warm up at the shape the next frame will have, so the first styled frame is not slow
+        engine.set_style(generator, style.name, processing_shape(h, w, knobs.size))
+        if len(self.ready) >= self.max_ready:
+            current = self.worker.engine
+            stale = next((k for k, (e, _) in self.ready.items() if e is not current), None)
+            if stale is not None:
+                del self.ready[stale]
+        self.ready[key] = (engine, style)
+        return engine, style

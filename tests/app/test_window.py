@@ -1,0 +1,216 @@
+"""The real main window, driven with a real clip or the demo scene: frames reach the view, a style
+switch mid-stream changes the output within a few frames, recordings decode back, a failing
+source is handled, closing joins every thread within a second."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.controller import NO_STYLES_MESSAGE
+from app.sources import DemoSource
+from models.engine import InferenceEngine
+from models.errors import MediaError
+from models.video_io import VideoReader
+from tests.app.conftest import FRAME_TIMEOUT_MS, python_threads, wait_frames, wait_style
+
+pytestmark = pytest.mark.slow
+
+
+def last_frame(window):
+    return window.view._frame
+
+
+def test_frames_reach_the_view_stylized(qtbot, make_window, styles) -> None:
+    window = make_window("demo")
+    wait_style(qtbot, window, "alpha")
+    wait_frames(qtbot, window, 5)
+    frame = last_frame(window)
+    assert frame.stylized.shape == frame.original.shape == (480, 640, 3)
+    assert frame.style_name in ("alpha", "")
+    wait_frames(qtbot, window, 2)
+    frame = last_frame(window)
+    assert frame.style_name == "alpha"
+    assert np.abs(frame.stylized.astype(int) - frame.original).mean() > 5  # the style is visible
+    assert window.stats.fps > 0 and window.stats.latency_ms > 0
+    assert "CPU" in window.device_label.text()
+
+
+def test_style_switch_mid_stream_changes_output_quickly_without_stall(qtbot, make_window, styles, clip) -> None:
+    window = make_window(str(clip))
+    wait_style(qtbot, window, "alpha")
+    # the loader prepares the library's other styles in the background once the first is up
+    qtbot.waitUntil(lambda: "beta" in window.controller.loader.ready, timeout=FRAME_TIMEOUT_MS)
+    wait_frames(qtbot, window, 5)
+    shown: list[tuple[float, str, object]] = []
+    window.view.frame_shown.connect(lambda f, t: shown.append((t, f.style_name, f)))
+    requested = time.perf_counter()
+    window.choose_style(window.style_combo.findData("beta"))  # what the "2" shortcut does
+    qtbot.waitUntil(lambda: any(name == "beta" for _, name, _ in shown), timeout=FRAME_TIMEOUT_MS)
+    wait_frames(qtbot, window, 3)
+    first_beta = next(i for i, (_, name, _) in enumerate(shown) if name == "beta")
+    assert first_beta <= 8, f"the new style took {first_beta} frames to appear"
+    assert window.style_combo.currentData() == "beta"
+    # the view kept moving during the switch: no gap between frames anywhere near a stall
+    times = [requested] + [t for t, _, _ in shown]
+    assert max(np.diff(times)) < 1.5
+    # the output is the new style's, not the old one's
+    frame = shown[-1][2]
+    alpha = InferenceEngine("cpu", size=128)
+    alpha.set_style(styles.load("alpha")[0], "alpha")
+    old = alpha.process(frame.original).astype(int)
+    assert np.abs(frame.stylized.astype(int) - old).mean() > 3
+
+
+def test_recording_decodes_back_with_real_durations(qtbot, make_window, styles) -> None:
+    window = make_window("demo")
+    wait_style(qtbot, window, "alpha")
+    wait_frames(qtbot, window, 3)
+    with qtbot.waitSignal(window.controller.recording_started, timeout=FRAME_TIMEOUT_MS):
+        window.act_record.trigger()
+    assert window.view.recording_since is not None
+    started = time.perf_counter()
+    qtbot.wait(2000)
+    with qtbot.waitSignal(window.controller.recording_finished, timeout=FRAME_TIMEOUT_MS) as finished:
+        window.act_record.trigger()
+    elapsed = time.perf_counter() - started
+    path, frames, seconds = finished.args
+    assert Path(path).parent == Path(window.settings.output_dir) and Path(path).name.startswith("StyleCam_")
+    with VideoReader(path) as reader:
+        decoded = list(reader.frames())
+        info = reader.info
+    assert (info.width, info.height) == (640, 480)
+    assert len(decoded) == frames >= 10
+    stamps = [t for _, t in decoded]
+    assert all(b > a for a, b in itertools.pairwise(stamps))
+    # real elapsed time: the file lasts as long as the recording did, whatever the frame rate
+    assert stamps[-1] - stamps[0] == pytest.approx(elapsed, abs=0.6)
+    assert info.duration_s == pytest.approx(seconds, abs=0.3)
+    assert window.view.recording_since is None and not window.act_record.isChecked()
+
+
+def test_side_by_side_recording_and_snapshot(qtbot, make_window, styles, tmp_path) -> None:
+    window = make_window("demo", record=tmp_path / "cli.mp4")  # like `--record FILE`
+    window.act_record_sbs.setChecked(True)
+    wait_frames(qtbot, window, 10)
+    with qtbot.waitSignal(window.controller.snapshot_saved, timeout=FRAME_TIMEOUT_MS) as saved:
+        window.act_snapshot.trigger()
+    assert cv2.imread(saved.args[0]).shape == (480, 640, 3)
+    with qtbot.waitSignal(window.controller.recording_finished, timeout=FRAME_TIMEOUT_MS):
+        window.act_record.trigger()
+    with VideoReader(tmp_path / "cli.mp4") as reader:
+        assert reader.info.width == 1280  # original | stylized (the first frames may predate the toggle)
+        assert sum(1 for _ in reader.frames()) >= 5
+
+
+class FailingSource(DemoSource):
+    """A camera that gets unplugged after a few frames."""
+
+    spec = "7"
+
+    def __init__(self, frames: int) -> None:
+        super().__init__(320, 240)
+        self.left = frames
+
+    def read(self, stop):
+        self.left -= 1
+        if self.left < 0:
+            raise MediaError("camera 7 stopped delivering frames (unplugged?)")
+        return super().read(stop)
+
+
+def test_source_failing_mid_stream_finalizes_recording_and_offers_reconnect(qtbot, make_window, styles) -> None:
+    window = make_window("demo")
+    wait_frames(qtbot, window, 3)
+    window.act_record.trigger()
+    with (
+        qtbot.waitSignal(window.controller.source_lost, timeout=FRAME_TIMEOUT_MS) as lost,
+        qtbot.waitSignal(window.controller.recording_finished, timeout=FRAME_TIMEOUT_MS) as finished,
+    ):
+        window.controller.set_source(FailingSource(frames=40))
+    assert "unplugged" in lost.args[0]
+    assert window.banner.isVisible() and window.banner.reconnect.isVisible()
+    assert "unplugged" in window.banner.label.text()
+    assert not window.controller.recording and not window.act_record.isChecked()
+    # The recording made before the switch was finished cleanly when the source changed.
+    with VideoReader(finished.args[0]) as reader:
+        assert sum(1 for _ in reader.frames()) == finished.args[1] > 0
+    # Reconnect: camera 7 does not exist here, so the app says so and falls back to the demo scene.
+    with qtbot.waitSignal(window.controller.source_started, timeout=FRAME_TIMEOUT_MS) as started:
+        window.banner.reconnect.click()
+    assert started.args[0] == "demo"
+    wait_frames(qtbot, window, 3)
+    assert "camera 7" in window.banner.label.text()
+
+
+def test_missing_camera_falls_back_to_demo_with_message(qtbot, make_window, styles) -> None:
+    window = make_window("5")
+    wait_frames(qtbot, window, 2)
+    assert window.controller.source_spec == "demo"
+    assert "camera 5 cannot be opened" in window.banner.label.text() and window.banner.isVisible()
+
+
+def test_failing_style_load_keeps_previous_style(qtbot, make_window, styles, tmp_path) -> None:
+    window = make_window("demo")
+    wait_style(qtbot, window, "alpha")
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
+    with qtbot.waitSignal(window.controller.style_failed, timeout=FRAME_TIMEOUT_MS) as failed:
+        window.controller.set_style(str(broken))
+    assert "corrupt" in failed.args[1]
+    wait_frames(qtbot, window, 3)
+    assert window.controller.engine.style_name == "alpha" and last_frame(window).style_name == "alpha"
+    assert "still using alpha" in window.banner.label.text()
+    assert window.style_combo.currentData() == "alpha"
+
+
+def test_empty_library_shows_message_and_original(qtbot, make_window, empty_library) -> None:
+    window = make_window("demo")
+    wait_frames(qtbot, window, 3)
+    assert window.banner.label.text() == NO_STYLES_MESSAGE and window.banner.isVisible()
+    assert not window.style_combo.isEnabled()
+    frame = last_frame(window)
+    assert np.array_equal(frame.stylized, frame.original)
+
+
+def test_closing_joins_every_thread_within_a_second(qtbot, make_window, styles) -> None:
+    before = python_threads()
+    window = make_window("demo")
+    wait_frames(qtbot, window, 5)
+    window.act_record.trigger()
+    wait_frames(qtbot, window, 5)
+    workers = window.controller.threads()
+    assert all(w.isRunning() for w in workers)
+    with qtbot.waitSignal(window.controller.recording_finished, timeout=FRAME_TIMEOUT_MS):
+        window.close()
+    assert window.close_seconds is not None and window.close_seconds < 1.0
+    assert all(w.isFinished() for w in workers), [w.objectName() for w in workers if not w.isFinished()]
+    assert python_threads() <= before
+
+
+def test_settings_persist_and_command_line_overrides(qtbot, make_window, styles, settings_file) -> None:
+    window = make_window("demo")
+    wait_style(qtbot, window, "alpha")
+    window.choose_style(window.style_combo.findData("beta"))
+    wait_style(qtbot, window, "beta")
+    window.set_compare("split")
+    window.strength.setValue(40)
+    window.size_combo.setCurrentIndex(window.size_combo.findData(384))
+    window.close()
+    assert settings_file.is_file()
+
+    again = make_window(source=None, size=None)
+    wait_style(qtbot, again, "beta")
+    assert again.settings.compare == "split" and again.view.mode == "split"
+    assert again.strength.value() == 40 and again.controller.knobs.strength == pytest.approx(0.4)
+    assert again.controller.knobs.size == 384 and again.settings.source == "demo"
+    again.close()
+
+    overridden = make_window(source="demo", style="alpha", size=256)
+    wait_style(qtbot, overridden, "alpha")
+    assert overridden.controller.knobs.size == 256
