@@ -77,12 +77,14 @@ def export_run(
     make_default: bool = False,
 ) -> Style:
     """Write the run's A->B generator into the library; evaluation figures come from the run's
-    evaluation.json, or are computed now when `evaluate` is set and the run has test folders."""
+    evaluation.json (which records the step it evaluated), or are computed now when `evaluate`
+    is set, the file is missing or stale, and the run has test folders."""
     state = load_checkpoint(run)
     run_dir = run_folder(run)
     generator, _, config = run_generators(state)
     evaluation = read_evaluation(run_dir)
-    if not evaluation and evaluate:
+    stale = evaluation.get("step") != state["step"]  # evaluated an earlier checkpoint of this run
+    if (not evaluation or stale) and evaluate:
         from train.evaluate import evaluate_checkpoint_state
 
         result = evaluate_checkpoint_state(state, run_dir)
