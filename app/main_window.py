@@ -13,12 +13,10 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySeq
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QHBoxLayout,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
-    QPushButton,
     QSlider,
     QToolBar,
     QVBoxLayout,
@@ -31,36 +29,10 @@ from app.settings import COMPARE_MODES, AppSettings
 from app.sources import IMAGE_SUFFIXES, RESOLUTIONS
 from app.stats import RollingStats
 from app.video_view import VideoView
+from app.widgets import Banner, record_icon
 
 COMPARE_LABELS = {"off": "Stylized only", "side": "Side by side", "split": "Split (drag the line)"}
 SIZES = (256, 384, 512, 0)  # processing short side; 0 = native
-
-
-class Banner(QWidget):
-    """A one-line notice above the view, with a Reconnect button when a source was lost."""
-
-    def __init__(self, on_reconnect: Callable[[], None]) -> None:
-        super().__init__()
-        self.setStyleSheet("background: #4a3b12; color: #ffe9a8; padding: 3px;")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 2, 8, 2)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.reconnect = QPushButton("Reconnect")
-        self.reconnect.clicked.connect(on_reconnect)
-        dismiss = QPushButton("✕")
-        dismiss.setFlat(True)
-        dismiss.setToolTip("Dismiss this notice")
-        dismiss.clicked.connect(self.hide)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.reconnect)
-        layout.addWidget(dismiss)
-        self.hide()
-
-    def show_message(self, text: str, reconnect: bool = False) -> None:
-        self.label.setText(text)
-        self.reconnect.setVisible(reconnect)
-        self.show()
 
 
 class MainWindow(QMainWindow):
@@ -132,6 +104,7 @@ class MainWindow(QMainWindow):
         self.act_hud = self._action("&HUD overlay", self.view.update, "H", "Show numbers on the video", checkable=True)
         self.act_hud.setChecked(True)
         self.act_record = self._action("&Record", self.toggle_recording, "R", "Start/stop recording", checkable=True)
+        self.act_record.setIcon(record_icon())
         self.act_record_sbs = self._action(
             "Record side by side", self.set_record_side_by_side, "", "Record original | stylized", checkable=True
         )
@@ -179,6 +152,7 @@ class MainWindow(QMainWindow):
             bar.addWidget(QLabel(label))
             bar.addWidget(widget)
         bar.addSeparator()
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         bar.addAction(self.act_record)
         bar.addAction(self.act_snapshot)
 
@@ -283,6 +257,7 @@ class MainWindow(QMainWindow):
         styles = self.controller.styles()
         self.style_combo.clear()
         self.style_menu.clear()
+        self.view.display_names.update({s.name: s.display_name for s in styles})
         for i, style in enumerate(styles):
             self.style_combo.addItem(style.display_name, style.name)
             act = self.style_menu.addAction(style.display_name, lambda i=i: self.choose_style(i))
@@ -334,6 +309,7 @@ class MainWindow(QMainWindow):
 
     def _on_style_changed(self, name: str, display_name: str) -> None:
         self.settings.style = name
+        self.view.display_names[name] = display_name
         if self.style_combo.findData(name) < 0:  # a weights file given by path: not in the library
             self.style_combo.setEnabled(True)
             self.style_combo.addItem(display_name, name)
@@ -387,7 +363,7 @@ class MainWindow(QMainWindow):
     def _update_readouts(self) -> None:
         s = self.stats
         numbers = (
-            f"{s.fps:4.1f} fps | inference {s.inference_ms:5.1f} ms | latency {s.latency_ms:5.0f} ms | "
+            f"{s.fps:.1f} fps | inference {s.inference_ms:.1f} ms | latency {s.latency_ms:.0f} ms | "
             f"dropped {self.controller.dropped_frames}"
         )
         self.numbers_label.setText(numbers)
@@ -445,6 +421,7 @@ class MainWindow(QMainWindow):
 
     # -- closing -----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.hide()  # the window goes at once; the joins below finish behind it
         self._hud_timer.stop()
         self.store.setValue("window/geometry", self.saveGeometry())
         self.settings.save(self.store)

@@ -42,6 +42,7 @@ class VideoView(QWidget):
         self.hud_lines: list[str] = []
         self.message = "Starting..."
         self.recording_since: float | None = None
+        self.display_names: dict[str, str] = {}  # style name -> what the label on the picture says
         self._frame: ProcessedFrame | None = None
         self._images: tuple[QImage, QImage] | None = None
         self._unshown = False
@@ -92,7 +93,8 @@ class VideoView(QWidget):
             painter.drawImage(left, original)
             painter.drawImage(right, stylized)
             self._label(painter, left, "Original")
-            self._label(painter, right, self._frame.style_name or "Original (no style)")
+            name = self._frame.style_name
+            self._label(painter, right, self.display_names.get(name, name) or "Original (no style)")
         elif self.mode == "split":
             rect = fit(stylized.width(), stylized.height(), area)
             painter.drawImage(rect, stylized)

@@ -75,3 +75,22 @@ def test_no_display_gives_one_line_error(capsys: pytest.CaptureFixture, monkeypa
     assert run_app(None) != 0
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "stylize" in err
+
+
+def test_refcount_guard_survives_more_void_calls_than_none_has_references(qapp) -> None:
+    """PySide6 6.12 on CPython 3.11 drops a reference to None on every void call (see
+    app/refcount_guard.py); without the guard this loop would abort the interpreter."""
+    import sys
+
+    from PySide6.QtWidgets import QWidget
+
+    from app import refcount_guard
+
+    refcount_guard.install()
+    refcount_guard.top_up()
+    assert sys.getrefcount(None) >= refcount_guard.FLOOR or sys.version_info >= (3, 12)
+    widget = QWidget()
+    for _ in range(50_000):  # more than None's natural reference count (~10 k)
+        widget.update()
+    refcount_guard.top_up()
+    assert sys.getrefcount(None) >= refcount_guard.FLOOR or sys.version_info >= (3, 12)

@@ -127,17 +127,20 @@ class FailingSource(DemoSource):
 def test_source_failing_mid_stream_finalizes_recording_and_offers_reconnect(qtbot, make_window, styles) -> None:
     window = make_window("demo")
     wait_frames(qtbot, window, 3)
-    window.act_record.trigger()
+    with qtbot.waitSignal(window.controller.source_started, timeout=FRAME_TIMEOUT_MS):
+        window.controller.set_source(FailingSource(frames=90))
+    with qtbot.waitSignal(window.controller.recording_started, timeout=FRAME_TIMEOUT_MS):
+        window.act_record.trigger()
     with (
         qtbot.waitSignal(window.controller.source_lost, timeout=FRAME_TIMEOUT_MS) as lost,
         qtbot.waitSignal(window.controller.recording_finished, timeout=FRAME_TIMEOUT_MS) as finished,
     ):
-        window.controller.set_source(FailingSource(frames=40))
+        pass  # the camera "unplugs" after 90 frames (3 s)
     assert "unplugged" in lost.args[0]
     assert window.banner.isVisible() and window.banner.reconnect.isVisible()
     assert "unplugged" in window.banner.label.text()
     assert not window.controller.recording and not window.act_record.isChecked()
-    # The recording made before the switch was finished cleanly when the source changed.
+    # the recording in progress was finished cleanly when the camera went away
     with VideoReader(finished.args[0]) as reader:
         assert sum(1 for _ in reader.frames()) == finished.args[1] > 0
     # Reconnect: camera 7 does not exist here, so the app says so and falls back to the demo scene.
