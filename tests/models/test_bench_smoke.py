@@ -1,0 +1,32 @@
+"""The benchmark runs end to end in --quick mode on a tiny config and writes well-formed JSON.
+
+No timing assertions: timings on a shared machine mean nothing in a test.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bench_quick_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, "main.py", "bench", "--quick", "--generators", "lite", "--sizes", "64x64", "128x64"]
+    cmd += ["--no-styles", "--json", str(out)]
+    run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "scaling with pixel count" in run.stdout
+    data = json.loads(out.read_text())
+    assert data["torch"] and data["threads"] >= 1
+    (result,) = data["results"]
+    assert result["generator"] == "lite" and result["params"] > 0 and result["load_s"] > 0
+    assert set(result["sizes"]) == {"64x64", "128x64"}
+    for row in result["sizes"].values():
+        for column in ("bare", "engine", "naive"):
+            assert row[column]["median"] > 0 and row[column]["p95"] >= row[column]["median"]
+            assert row[column]["n"] >= 1
+        assert row["engine_fps"] > 0 and row["peak_rss_mib"] > 0
