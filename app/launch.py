@@ -54,17 +54,23 @@ def create_window(args: argparse.Namespace | None = None) -> MainWindow:
     args = args or argparse.Namespace()
     store = open_settings()
     settings = AppSettings.load(store)
-    # command-line values win for this run; they are saved only if the user keeps them
+    # command-line values win for this run only; the saved ones are kept unless the user changes them
+    overrides = {}
     if getattr(args, "source", None):
-        settings.source = str(args.source)
+        overrides["source"] = (str(args.source), settings.source)
     if getattr(args, "size", None) is not None:
-        settings.size = max(0, int(args.size))
+        overrides["size"] = (max(0, int(args.size)), settings.size)
+    if getattr(args, "style", None):
+        overrides["style"] = (str(args.style), settings.style)
+    for key, (given, _) in overrides.items():
+        setattr(settings, key, given)
     device = getattr(args, "device", None) or "auto"
     InferenceEngine(device=device)  # fails here, with one line, if --device cuda has no GPU
     library = StyleLibrary()
     controller = Controller(lambda: InferenceEngine(device=device), library, settings.resolution_wh)
     controller.set_mirror(settings.mirror)
     window = MainWindow(controller, settings, store)
+    window.session_overrides = overrides
     style = getattr(args, "style", None)
     if not style and settings.style in {s.name for s in controller.styles()}:
         style = settings.style  # a saved style that was since removed falls back to the default

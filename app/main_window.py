@@ -41,6 +41,8 @@ class MainWindow(QMainWindow):
         self.controller, self.settings, self.store = controller, settings, store
         self.stats = RollingStats()
         self.close_seconds: float | None = None  # how long the last shutdown took (tests, report)
+        # command-line values for this run only: {setting: (value given, saved value to keep)}
+        self.session_overrides: dict[str, tuple[object, object]] = {}
         self.frames_shown = 0
         self.setWindowTitle("StyleCam")
 
@@ -213,6 +215,8 @@ class MainWindow(QMainWindow):
 
     # -- sources -----------------------------------------------------------------------------
     def set_source(self, spec: str) -> None:
+        self.settings.source = spec  # what the user picked ("auto" stays "auto" even if it fell back to demo)
+        self.session_overrides.pop("source", None)  # picked in the app: saved, even if --source said the same
         self.view.set_message("Opening source...")
         self.controller.set_source(spec)
 
@@ -242,7 +246,6 @@ class MainWindow(QMainWindow):
         self.camera_menu.addAction(self.act_refresh)
 
     def _on_source_started(self, spec: str, description: str) -> None:
-        self.settings.source = spec
         self.source_label.setText(f"source: {description}")
         self.view.set_message("")
         if self.banner.reconnect.isVisible():
@@ -286,6 +289,7 @@ class MainWindow(QMainWindow):
     def choose_style(self, index: int) -> None:
         name = self.style_combo.itemData(index)
         if name:
+            self.session_overrides.pop("style", None)
             self.statusBar().showMessage(f"Loading style {self.style_combo.itemText(index)}...")
             self.controller.set_style(name)
 
@@ -341,6 +345,7 @@ class MainWindow(QMainWindow):
 
     def set_size(self, size: int) -> None:
         self.settings.size = size
+        self.session_overrides.pop("size", None)
         self.controller.set_size(size or None)
 
     def toggle_fullscreen(self, on: bool) -> None:
@@ -424,6 +429,9 @@ class MainWindow(QMainWindow):
         self.hide()  # the window goes at once; the joins below finish behind it
         self._hud_timer.stop()
         self.store.setValue("window/geometry", self.saveGeometry())
+        for key, (given, saved) in self.session_overrides.items():
+            if getattr(self.settings, key) == given:  # untouched during the run: keep the saved value
+                setattr(self.settings, key, saved)
         self.settings.save(self.store)
         self.close_seconds = self.controller.shutdown()
         event.accept()

@@ -55,6 +55,17 @@ def test_video_file_plays_at_native_rate_and_loops(clip: Path) -> None:
     source.close()
 
 
+def test_image_source_repeats_the_image(tmp_path: Path) -> None:
+    import cv2
+
+    path = tmp_path / "still.png"
+    cv2.imwrite(str(path), np.full((90, 120, 3), 77, np.uint8))
+    source = open_source(str(path))
+    assert source.kind == "image"
+    frame = source.read(threading.Event())
+    assert frame.shape == (90, 120, 3) and frame[0, 0, 0] == 77
+
+
 def test_bad_sources_have_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="not a camera index"):
         open_source(str(tmp_path / "missing.mp4"))
