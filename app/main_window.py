@@ -372,7 +372,8 @@ class MainWindow(QMainWindow):
             f"dropped {self.controller.dropped_frames}"
         )
         self.numbers_label.setText(numbers)
-        style = self.controller.engine.style_name or "none (original)"
+        name = self.controller.engine.style_name
+        style = self.view.display_names.get(name, name) or "none (original)"
         size = f"{self.settings.size}px" if self.settings.size else "native"
         self.view.hud_lines = [numbers, f"style {style} | {size} | {self.controller.engine.describe()}"]
         if not self.act_hud.isChecked():

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             argparse.Namespace(source=str(args.video), style=style, size=args.size, record=None, device="auto")
         )
         window.set_compare("side")
-        window.resize(1280, 720)
+        window.resize(1280, 660)  # two 4:3 pictures side by side, little dead space
         window.move(0, 0)
         window.show()
         loop = QEventLoop()
