@@ -187,6 +187,7 @@ class Controller(QObject):
 
     def set_size(self, size: int | None) -> None:
         self.knobs.size = int(size) if size else None
+        self.loader.request_size(self.knobs.size)  # applied once the style is warm at that size
 
     # -- frames --------------------------------------------------------------------------
     def _on_frame_ready(self) -> None:

@@ -31,7 +31,8 @@ from models.style_library import Style, StyleLibrary
 @dataclass
 class Knobs:
     """Settings the GUI changes and the inference thread reads once per frame (plain attributes:
-    a torn read is impossible, and a value one frame late is harmless)."""
+    a torn read is impossible, and a value one frame late is harmless). `size` is the requested
+    processing size; the size in use travels with the engine (see `InferenceWorker.active`)."""
 
     size: int | None = 256
     strength: float = 1.0
@@ -40,7 +41,9 @@ class Knobs:
 class InferenceWorker(QThread):
     """mailbox -> engine.process -> output slot (+ an optional sink such as the recorder).
 
-    `engine` is replaced by the style loader (an atomic attribute swap); each frame uses one engine.
+    `active` = (engine, processing size) is replaced by the style loader in one attribute swap,
+    after the engine was warmed up at that size: each frame uses one style at one size, and a
+    size or style change never makes this thread wait for a compile.
     """
 
     frame_ready = Signal()  # a ProcessedFrame waits in `output`; emitted only when the slot was empty
@@ -56,9 +59,14 @@ class InferenceWorker(QThread):
     ) -> None:
         super().__init__()
         self.setObjectName("inference")
-        self.engine, self.mailbox, self.output, self.knobs, self.sink = engine, mailbox, output, knobs, sink
+        self.mailbox, self.output, self.knobs, self.sink = mailbox, output, knobs, sink
+        self.active: tuple[InferenceEngine, int | None] = (engine, knobs.size)
         self.last_shape: tuple[int, int] = (480, 640)
         self._stop = threading.Event()
+
+    @property
+    def engine(self) -> InferenceEngine:
+        return self.active[0]
 
     def stop(self) -> None:
         self._stop.set()
@@ -69,8 +77,8 @@ class InferenceWorker(QThread):
             captured = self.mailbox.take(timeout=0.1)
             if captured is None:
                 continue
-            engine = self.engine  # one engine (one style) for the whole frame
-            engine.size, engine.strength = self.knobs.size, self.knobs.strength
+            engine, size = self.active  # one engine (one style) at one size for the whole frame
+            engine.size, engine.strength = size, self.knobs.strength
             style = engine.style_name
             try:
                 stylized = engine.process(captured.image)
@@ -118,7 +126,9 @@ class StyleLoader(QThread):
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._request: tuple[str, str | Path, str] | None = None
+        self._size_request: tuple[int | None] | None = None
         self._preload: list[str] = []
+        self._preload_all: list[str] = []
 
     def request_style(self, name_or_path: str) -> None:
         self._submit(("load", name_or_path, ""))
@@ -129,7 +139,14 @@ class StyleLoader(QThread):
     def preload(self, names: list[str]) -> None:
         """Prepare these styles in the background, so switching to them is instant."""
         with self._lock:
-            self._preload = list(names)[: self.max_ready]
+            self._preload_all = list(names)[: self.max_ready]
+            self._preload = list(self._preload_all)
+        self._wake.set()
+
+    def request_size(self, size: int | None) -> None:
+        """Change the processing size once the current style is warmed up at it."""
+        with self._lock:
+            self._size_request = (size,)
         self._wake.set()
 
     def _submit(self, request: tuple) -> None:
@@ -144,11 +161,17 @@ class StyleLoader(QThread):
     def run(self) -> None:
         while not self._stop.is_set():
             with self._lock:
+                size_request, self._size_request = self._size_request, None
                 request, self._request = self._request, None
-                preload = next((n for n in self._preload if n not in self.ready), None) if request is None else None
+                if size_request is not None:
+                    request, self._request = None, request  # sizes first: the style request waits its turn
+                idle = request is None and size_request is None
+                preload = next((n for n in self._preload if n not in self.ready), None) if idle else None
                 if preload is not None:
                     self._preload.remove(preload)
-            if request is not None:
+            if size_request is not None:
+                self._apply_size(size_request[0])
+            elif request is not None:
                 self._handle(*request)
             elif preload is not None:
                 # a broken style is reported when someone actually picks it, not while preloading
@@ -171,18 +194,37 @@ class StyleLoader(QThread):
         except (RuntimeError, ValueError, OSError) as err:  # a weights file that builds but does not fit
             self.style_failed.emit(str(target), f"style {target} cannot be used ({err})")
         else:
-            self.worker.engine = engine  # the switch: the next frame uses the new style
+            self.worker.active = (engine, self.worker.active[1])  # the switch: the next frame uses it
             self.style_changed.emit(style.name, style.display_name)
+
+    def _apply_size(self, size: int | None) -> None:
+        current, _ = self.worker.active
+        key = next((k for k, (e, _) in self.ready.items() if e is current), None)
+        if key is None:  # no style (frames pass through): nothing to compile
+            self.worker.active = (current, size)
+            return
+        h, w = self.worker.last_shape
+        try:
+            generator, style = self.library.load(key)
+            engine = self.make_engine()
+            engine.set_style(generator, style.name, processing_shape(h, w, size))
+        except (StyleCamError, RuntimeError, ValueError, OSError):
+            self.worker.active = (current, size)  # the inference thread compiles it on the next frame
+            return
+        self.worker.active = (engine, size)
+        # engines of the other styles were warmed at the old size: prepare them again when idle
+        self.ready = {key: (engine, style)}
+        with self._lock:
+            self._preload = list(self._preload_all)
 
     def _prepare(self, key: str) -> tuple[InferenceEngine, Style]:
         if self._stop.is_set():
             raise StyleCamError("stopping")
         generator, style = self.library.load(key)
         engine = self.make_engine()
-        knobs = self.worker.knobs
         h, w = self.worker.last_shape
         # warm up at the shape the next frame will have, so the first styled frame is not slow
-        engine.set_style(generator, style.name, processing_shape(h, w, knobs.size))
+        engine.set_style(generator, style.name, processing_shape(h, w, self.worker.active[1]))
         if len(self.ready) >= self.max_ready:
             current = self.worker.engine
             stale = next((k for k, (e, _) in self.ready.items() if e is not current), None)

@@ -289,3 +289,16 @@ def test_a_killed_app_leaves_its_recording_playable(tmp_path, empty_library) -> 
     with VideoReader(target) as reader:
         frames = list(reader.frames())
     assert len(frames) >= 10 and frames[-1][1] > 0.3
+
+
+def test_size_change_applies_after_warm_up_and_keeps_frames_coming(qtbot, make_window, styles) -> None:
+    window = make_window("demo", size=128)
+    wait_style(qtbot, window, "alpha")
+    wait_frames(qtbot, window, 3)
+    window.size_combo.setCurrentIndex(window.size_combo.findData(256))
+    # the loader warms the style at the new size, then swaps engine and size together
+    qtbot.waitUntil(lambda: window.controller.inference.active[1] == 256, timeout=FRAME_TIMEOUT_MS)
+    wait_frames(qtbot, window, 3)
+    assert window.controller.engine.size == 256 and window.controller.engine.style_name == "alpha"
+    frame = last_frame(window)
+    assert frame.stylized.shape == frame.original.shape
