@@ -43,14 +43,12 @@ def display_problem(environ: dict[str, str] | None = None, platform: str = sys.p
 
 def create_window(args: argparse.Namespace | None = None) -> MainWindow:
     """Build engine, library, controller and window, and start the workers (needs a QApplication)."""
-    from app import refcount_guard
     from app.controller import Controller
     from app.main_window import MainWindow
     from app.settings import AppSettings, open_settings
     from models.engine import InferenceEngine
     from models.style_library import StyleLibrary
 
-    refcount_guard.install()  # PySide6 6.12 + CPython 3.11 would otherwise abort after minutes
     args = args or argparse.Namespace()
     store = open_settings()
     settings = AppSettings.load(store)

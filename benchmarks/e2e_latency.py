@@ -48,7 +48,6 @@ def measure_e2e(
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app import refcount_guard
     from app.frames import CapturedFrame, LatestSlot, ProcessedFrame
     from app.sources import VideoFileSource
     from app.video_view import VideoView
@@ -58,7 +57,6 @@ def measure_e2e(
     from models.frames import processing_shape
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    refcount_guard.install()
     source = VideoFileSource(Path(video_path))
     engine = InferenceEngine(device=device, size=size)
     if style_generator is not None:

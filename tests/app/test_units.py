@@ -88,20 +88,19 @@ def test_no_display_gives_one_line_error(capsys: pytest.CaptureFixture, monkeypa
     assert err.count("\n") == 0 and "stylize" in err
 
 
-def test_refcount_guard_survives_more_void_calls_than_none_has_references(qapp) -> None:
-    """PySide6 6.12 on CPython 3.11 drops a reference to None on every void call (see
-    app/refcount_guard.py); without the guard this loop would abort the interpreter."""
+def test_qt_binding_keeps_none_and_bool_references(qapp) -> None:
+    """PySide6 6.12.0 on CPython 3.11 dropped a reference to None (and True/False) on every void
+    or bool call, so a painting window aborted with `none_dealloc` after minutes; requirements.txt
+    pins a version without the bug, and this catches a regression."""
     import sys
 
-    from PySide6.QtWidgets import QWidget
+    from PySide6.QtWidgets import QLabel
 
-    from app import refcount_guard
-
-    refcount_guard.install()
-    refcount_guard.top_up()
-    assert sys.getrefcount(None) >= refcount_guard.FLOOR or sys.version_info >= (3, 12)
-    widget = QWidget()
-    for _ in range(50_000):  # more than None's natural reference count (~10 k)
-        widget.update()
-    refcount_guard.top_up()
-    assert sys.getrefcount(None) >= refcount_guard.FLOOR or sys.version_info >= (3, 12)
+    label = QLabel()
+    before = sys.getrefcount(None), sys.getrefcount(True)
+    for _ in range(20_000):
+        label.update()
+        label.setText("x")
+        label.isVisible()
+    after = sys.getrefcount(None), sys.getrefcount(True)
+    assert after[0] >= before[0] - 100 and after[1] >= before[1] - 100, (before, after)
