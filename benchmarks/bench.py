@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from models.backends import OpenVinoRunner, TorchRunner  # noqa: E402
+from models.backends import FrameRunner, OpenVinoRunner, TorchRunner  # noqa: E402
 from models.engine import FrameModel, InferenceEngine  # noqa: E402
 from models.inference_norm import use_inference_norms  # noqa: E402
 from models.registry import PRESETS, create_generator  # noqa: E402
@@ -252,7 +252,38 @@ def bench_generator(
         if e2e_seconds > 0:
             row["e2e"] = end_to_end(generator, engine.device.type, (h, w), e2e_seconds)
         result["sizes"][label] = row
+    costs = [relative_cost(result["gmacs_256"], *SIZES[label]) for label in sizes]
+    if len(sizes) > 1 and (cuda or max(costs) <= 20):
+        result["scaling"] = scaling(runner, eager, sizes, engine, max(4, repeats // 2), sync)
     return result
+
+
+def scaling(
+    runner: FrameRunner,
+    eager: Callable[[torch.Tensor], torch.Tensor] | None,
+    sizes: list[str],
+    engine: InferenceEngine,
+    repeats: int,
+    sync: Callable[[], None],
+) -> dict[str, dict[str, float]]:
+    """Median ms of the backend (and eager) per size, all sizes round-robin in one loop, so a change
+    of machine load between sizes does not bend the pixel-count curve."""
+    fns: dict[str, Callable[[], object]] = {}
+    rng = np.random.default_rng(1)
+    for label in sizes:
+        h, w = SIZES[label]
+        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        if isinstance(runner, TorchRunner):
+            x = (torch.rand(1, 3, h, w, device=engine.device) * 255).to(engine.dtype)
+            x = x.contiguous(memory_format=torch.channels_last)
+            fns[f"bare {label}"] = lambda t=x: bare_forward(runner, t)
+        else:
+            fns[f"bare {label}"] = lambda f=frame: runner(f)
+        if eager is not None:
+            x = (torch.rand(1, 3, h, w) * 255).contiguous(memory_format=torch.channels_last)
+            fns[f"eager {label}"] = lambda t=x: eager(t)
+    timed = interleaved(fns, dict.fromkeys(fns, repeats), dict.fromkeys(fns, 1), sync=sync)
+    return {name: {"median": t["median"]} for name, t in timed.items()}
 
 
 def bare_forward(runner: TorchRunner, x: torch.Tensor) -> torch.Tensor:
@@ -361,24 +392,37 @@ def print_table(results: list[dict]) -> None:
 def print_scaling(results: list[dict]) -> None:
     """Time ratio over pixel ratio against the smallest size: 1.0 = linear in pixel count."""
     print(
-        f"\nscaling with pixel count (vs the first size; 1.00 = linear)\n{'generator':<16}{'device':<7}{'size':<9}"
-        f"{'pixels':>8}{'engine':>8}{'time/pixels':>12}{'eager':>8}{'time/pixels':>12}{'us/kpixel':>10}"
+        "\nscaling with pixel count (vs the first size; time/pixels 1.00 = linear). 'bare'/'eager' come from one"
+        "\nround-robin loop over all sizes (load-robust); rows without it use the per-size engine medians."
+        f"\n{'generator':<16}{'device':<7}{'size':<9}{'pixels':>8}{'backend':>9}{'time/pixels':>12}{'eager':>8}"
+        f"{'time/pixels':>12}{'us/kpixel':>10}"
     )
     for r in results:
         dev = "cuda" if r["device"].startswith("CUDA") else "cpu"
-        rows = list(r["sizes"].items())
-        if not rows:
+        labels = list(r["sizes"])
+        if not labels:
             continue
-        h0, w0 = SIZES[rows[0][0]]
-        for label, row in rows:
+        sc = r.get("scaling")
+        if sc:
+            backend = {label: sc[f"bare {label}"]["median"] for label in labels}
+            eager = {label: sc[f"eager {label}"]["median"] for label in labels if f"eager {label}" in sc}
+        else:
+            backend = {label: r["sizes"][label]["engine"]["median"] for label in labels}
+            eager = {label: row["eager"]["median"] for label, row in r["sizes"].items() if "eager" in row}
+        h0, w0 = SIZES[labels[0]]
+        for label in labels:
             h, w = SIZES[label]
             px = (h * w) / (h0 * w0)
-            eng = row["engine"]["median"] / rows[0][1]["engine"]["median"]
-            eager = row["eager"]["median"] / rows[0][1]["eager"]["median"] if "eager" in row else None
-            eager_s = f"{eager:>7.2f}x{eager / px:>12.2f}" if eager else f"{'-':>8}{'-':>12}"
-            per_kpx = row["engine"]["median"] * 1000.0 / (h * w / 1000.0)
+            ratio = backend[label] / backend[labels[0]]
+            if label in eager and labels[0] in eager:
+                e = eager[label] / eager[labels[0]]
+                eager_s = f"{e:>7.2f}x{e / px:>12.2f}"
+            else:
+                eager_s = f"{'-':>8}{'-':>12}"
+            per_kpx = backend[label] * 1000.0 / (h * w / 1000.0)
             print(
-                f"{r['generator']:<16}{dev:<7}{label:<9}{px:>7.2f}x{eng:>7.2f}x{eng / px:>12.2f}{eager_s}{per_kpx:>10.1f}"
+                f"{r['generator']:<16}{dev:<7}{label:<9}{px:>7.2f}x{ratio:>8.2f}x{ratio / px:>12.2f}{eager_s}"
+                f"{per_kpx:>10.1f}"
             )
 
 
