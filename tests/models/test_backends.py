@@ -1,0 +1,50 @@
+"""The engine's backends: OpenVINO and PyTorch give the same frames, and `process` never hands
+out a buffer that the next frame overwrites."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.backends import openvino_available
+from models.engine import InferenceEngine
+from tests.conftest import tiny_generator
+
+needs_openvino = pytest.mark.skipif(not openvino_available(), reason="openvino/onnx not installed")
+
+
+def frames(h: int = 48, w: int = 64, n: int = 2) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx * 255 // w, yy * 255 // h, (xx + yy) * 255 // (h + w)], axis=-1)
+    return [np.clip(base + rng.integers(-20, 20, base.shape), 0, 255).astype(np.uint8) for _ in range(n)]
+
+
+@needs_openvino
+@pytest.mark.parametrize("arch", ["lite", "resnet"])
+def test_openvino_matches_pytorch(arch: str) -> None:
+    model, _ = tiny_generator(arch)
+    outputs = []
+    for backend in ("openvino", "torch"):
+        engine = InferenceEngine(device="cpu", size=None, backend=backend)
+        engine.set_style(model, backend)
+        assert ("OpenVINO" in engine.describe()) == (backend == "openvino")
+        outputs.append(engine.process(frames()[0]).astype(int))
+    assert np.abs(outputs[0] - outputs[1]).max() <= 1
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+@pytest.mark.parametrize("size", [None, 32])
+def test_output_is_owned_by_the_caller(backend: str, size: int | None) -> None:
+    engine = InferenceEngine(device="cpu", size=size, backend=backend)
+    engine.set_style(tiny_generator()[0], "tiny")
+    first, second = frames()
+    out = engine.process(first)
+    kept = out.copy()
+    engine.process(second)
+    assert np.array_equal(out, kept)
+
+
+def test_unknown_backend_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="backend"):
+        InferenceEngine(device="cpu", backend="tensorrt")
