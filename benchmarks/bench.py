@@ -246,9 +246,11 @@ def bench_generator(
             row["bf16_psnr_db"] = psnr(engine.process(photo), bf16(photo))
         if cuda:  # fp16 (the engine) vs an fp32 run of the same frame
             photo = natural_frame(h, w)
-            fp32 = TorchRunner(engine.prepare(generator).float(), engine.device, torch.float32)
+            model32 = FrameModel(use_inference_norms(_copy(generator))).eval().requires_grad_(False)
+            model32 = model32.to(engine.device, torch.float32, memory_format=torch.channels_last)
+            fp32 = TorchRunner(model32, engine.device, torch.float32)  # fp32 weights, not fp16 ones cast back
             row["fp16_psnr_db"] = psnr(engine.process(photo), fp32(photo))
-            del fp32
+            del fp32, model32
         if e2e_seconds > 0:
             row["e2e"] = end_to_end(generator, engine.device.type, (h, w), e2e_seconds)
         result["sizes"][label] = row
