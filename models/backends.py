@@ -18,6 +18,7 @@ of the runner's own buffer, valid until its next call: the engine makes the one 
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import threading
 import warnings
@@ -92,6 +93,19 @@ def openvino_available() -> bool:
     return True
 
 
+@functools.cache
+def shared_core() -> object:
+    """One OpenVINO Core for the whole process, never released.
+
+    Its CPU plugin installs an alternate signal stack on the thread that first compiles; if the
+    last Core went away the plugin library would be unloaded with that stack, and the next
+    signal delivered to the thread (Ctrl-C) would crash the process with SIGSEGV.
+    """
+    import openvino as ov
+
+    return ov.Core()
+
+
 class OpenVinoRunner:
     """OpenVINO CPU inference of a generator; one compiled model per frame shape (a few kept)."""
 
@@ -101,7 +115,7 @@ class OpenVinoRunner:
     def __init__(self, generator: nn.Module, threads: int, bf16: bool = False) -> None:
         import openvino as ov
 
-        self._core = ov.Core()
+        self._core = shared_core()
         self.threads, self.version = threads, ov.__version__.split("-")[0]
         self._config = {
             "PERFORMANCE_HINT": "LATENCY",

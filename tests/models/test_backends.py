@@ -48,3 +48,44 @@ def test_output_is_owned_by_the_caller(backend: str, size: int | None) -> None:
 def test_unknown_backend_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="backend"):
         InferenceEngine(device="cpu", backend="tensorrt")
+
+
+CTRL_C_AFTER_ENGINES_ARE_GONE = """
+import gc, os, signal, sys, threading
+import numpy as np
+from models.engine import InferenceEngine
+from tests.conftest import tiny_generator
+
+def switch_styles_while_running():
+    frame = np.zeros((32, 32, 3), np.uint8)
+    engine = InferenceEngine(device="cpu", size=None, backend="openvino")
+    engine.set_style(tiny_generator(seed=1)[0], "a")
+    stop = threading.Event()
+    worker = threading.Thread(target=lambda: [engine.process(frame) for _ in iter(stop.is_set, True)])
+    worker.start()
+    engine.set_style(tiny_generator(seed=2)[0], "b")
+    stop.set()
+    worker.join()
+
+switch_styles_while_running()
+gc.collect()
+caught = []
+signal.signal(signal.SIGINT, lambda *_: caught.append(1))
+os.kill(os.getpid(), signal.SIGINT)
+print("caught", len(caught))
+"""
+
+
+@needs_openvino
+def test_ctrl_c_after_an_engine_is_released_does_not_crash() -> None:
+    """OpenVINO's CPU plugin sets an alternate signal stack on the compiling thread; releasing
+    the plugin with the last engine used to turn the next Ctrl-C into a SIGSEGV."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    run = subprocess.run(
+        [sys.executable, "-c", CTRL_C_AFTER_ENGINES_ARE_GONE], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0 and "caught 1" in run.stdout, (run.returncode, run.stderr[-1000:])
