@@ -70,7 +70,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 
 def cmd_styles(args: argparse.Namespace) -> int:
-    from models.engine import describe_device, pick_device
+    from models.engine import InferenceEngine
     from models.style_library import StyleLibrary
 
     library = StyleLibrary()
@@ -79,7 +79,7 @@ def cmd_styles(args: argparse.Namespace) -> int:
         styles = library.list_styles()
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
-    device = describe_device(pick_device(args.device))
+    device = InferenceEngine(device=args.device).describe()  # no model loaded: only the choice
     default = library.default_style_name()
     if not styles:
         print(f"no styles in {library.root}; add one with `python main.py import-style FILE --name NAME`")

@@ -135,10 +135,18 @@ def save_generator(path: Path, model: nn.Module, config: GeneratorConfig, extra:
     os.close(fd)
     try:
         save_file(state, tmp, metadata=metadata)
+        make_readable(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def make_readable(path: str | Path) -> None:
+    """mkstemp creates files only their owner can read; give them the umask's usual mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def _first_line(err: BaseException) -> str:

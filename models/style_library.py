@@ -24,6 +24,7 @@ from models.checkpoints import (
     config_from_metadata,
     infer_config,
     load_generator_file,
+    make_readable,
     read_weights,
     save_generator,
 )
@@ -220,6 +221,7 @@ class StyleLibrary:
         with os.fdopen(fd, "w") as f:
             json.dump(manifest, f, indent=2, sort_keys=False)
             f.write("\n")
+        make_readable(tmp)
         os.replace(tmp, self.manifest_path)
 
 
