@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from models.backends import FrameModel, FrameRunner, OpenVinoRunner, TorchRunner, openvino_available
+from models.errors import StyleCamError
 from models.frames import as_bgr, processing_shape, resize
 from models.inference_norm import use_inference_norms
 
@@ -32,8 +33,6 @@ def pick_device(requested: str = "auto") -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        from models.errors import StyleCamError
-
         raise StyleCamError("device 'cuda' was requested but no CUDA GPU is available; use --device cpu or auto")
     return torch.device(requested)
 
@@ -124,8 +123,6 @@ class InferenceEngine:
         if self.device.type != "cpu" or self.dtype != torch.float32 or self.backend == "torch":
             return False
         if self.backend == "openvino" and not openvino_available():
-            from models.errors import StyleCamError
-
             raise StyleCamError("backend 'openvino' was requested but openvino/onnx are not installed")
         return openvino_available()
 

@@ -16,6 +16,11 @@ CHECKPOINT_FORMAT = "stylecam-train-v1"
 LATEST = "latest.pt"
 
 
+def cpu_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A module's tensors detached and on the CPU, ready for `save_checkpoint`."""
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write `state` to `path` so that a crash at any moment leaves the previous file intact."""
     path = Path(path)

@@ -33,7 +33,15 @@ from models.lite_generator import SeparableResBlock
 from models.registry import PRESETS, GeneratorConfig, create_generator
 from models.resnet_generator import ResnetBlock
 from models.style_library import StyleLibrary
-from train.checkpoint import CHECKPOINT_FORMAT, LATEST, capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    LATEST,
+    capture_rng,
+    cpu_state_dict,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
 from train.config import _opt, add_config_args, given_fields
 from train.data import SingleDomainDataset, StepBatchSampler, load_center, scan_folder
 from train.losses import GAN_LOSSES
@@ -210,9 +218,6 @@ class Distiller:
         return {"pixel": loss_pixel.detach(), "feature": loss_feat.detach(), "G": loss_g.detach(), "D": loss_d.detach()}
 
     def state_dict(self, extra: dict) -> dict:
-        def cpu(sd: dict) -> dict:
-            return {k: v.detach().cpu() for k, v in sd.items()}
-
         return {
             "format": CHECKPOINT_FORMAT,
             "kind": "distill",
@@ -225,9 +230,9 @@ class Distiller:
             "world_size": 1,
             "last_losses": dict(self.last_losses),
             "models": {
-                "student": cpu(self.student.state_dict()),
-                "adapters": cpu(self.adapters.state_dict()),
-                "D": cpu(self.disc.state_dict()),
+                "student": cpu_state_dict(self.student),
+                "adapters": cpu_state_dict(self.adapters),
+                "D": cpu_state_dict(self.disc),
             },
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},

@@ -30,7 +30,15 @@ from tqdm import tqdm
 from models.discriminator import PatchDiscriminator
 from models.errors import StyleCamError
 from models.registry import GeneratorConfig, create_generator
-from train.checkpoint import CHECKPOINT_FORMAT, LATEST, capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    LATEST,
+    capture_rng,
+    cpu_state_dict,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
 from train.config import TrainConfig, add_config_args, given_fields
 from train.data import StepBatchSampler, UnpairedDataset, load_center, scan_folder, steps_per_epoch
 from train.distributed import DistInfo, any_rank, cleanup, gather_objects, init_distributed
@@ -240,9 +248,6 @@ class CycleGANTrainer:
         }
 
     def state_dict(self, rank_states: list[dict], extra: dict | None = None) -> dict:
-        def cpu(sd: dict) -> dict:
-            return {k: v.detach().cpu() for k, v in sd.items()}
-
         return {
             "format": CHECKPOINT_FORMAT,
             "kind": "cyclegan",
@@ -254,7 +259,7 @@ class CycleGANTrainer:
             "train_seconds": self.train_seconds,
             "world_size": self.dist.world_size,
             "last_losses": dict(self.last_losses),
-            "models": {name: cpu(m.state_dict()) for name, m in self.models.items()},
+            "models": {name: cpu_state_dict(m) for name, m in self.models.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
