@@ -107,11 +107,17 @@ def build_generator(state: dict[str, torch.Tensor], config: GeneratorConfig, sou
     return model.eval()
 
 
-def load_generator_file(path: Path) -> tuple[nn.Module, GeneratorConfig]:
-    """Load any supported generator file: our safetensors (self-describing) or a reference .pth."""
+def read_generator_state(path: Path) -> tuple[dict[str, torch.Tensor], GeneratorConfig]:
+    """Cleaned tensors of any supported generator file and its architecture (from our
+    safetensors metadata, else inferred from the keys of a reference .pth)."""
     state, metadata = read_weights(path)
     state = clean_state_dict(state)
-    config = config_from_metadata(metadata) or infer_config(state, path)
+    return state, config_from_metadata(metadata) or infer_config(state, path)
+
+
+def load_generator_file(path: Path) -> tuple[nn.Module, GeneratorConfig]:
+    """Load any supported generator file: our safetensors (self-describing) or a reference .pth."""
+    state, config = read_generator_state(path)
     return build_generator(state, config, path), config
 
 

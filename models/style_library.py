@@ -16,15 +16,15 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from models.checkpoints import (
     build_generator,
     clean_state_dict,
-    config_from_metadata,
-    infer_config,
     load_generator_file,
     make_readable,
+    read_generator_state,
     read_weights,
     save_generator,
 )
@@ -126,15 +126,18 @@ class StyleLibrary:
 
     def resolve(self, name_or_path: str | Path) -> Style:
         """A library name, or a path to a weights file (used as is, not imported)."""
+        return self._resolve(name_or_path)[0]
+
+    def _resolve(self, name_or_path: str | Path) -> tuple[Style, dict[str, torch.Tensor] | None]:
+        """The style, plus the tensors when a loose file had to be read to learn its architecture."""
         manifest = self._read_manifest()
         key = str(name_or_path)
         if key in manifest["styles"]:
-            return self._entry_to_style(key, manifest["styles"][key])
+            return self._entry_to_style(key, manifest["styles"][key]), None
         path = Path(name_or_path)
         if path.suffix in (".safetensors", ".pth", ".pt", ".ckpt") or path.exists():
-            state, metadata = read_weights(path)
-            config = _config_of(state, metadata, path)
-            return Style(name=path.stem, display_name=path.stem, path=path, config=config)
+            state, config = read_generator_state(path)
+            return Style(name=path.stem, display_name=path.stem, path=path, config=config), state
         known = ", ".join(manifest["styles"]) or "none yet"
         raise StyleError(
             f"style {key!r} is not in the library ({known}); give a name from `python main.py styles` or a weights file path"
@@ -142,17 +145,16 @@ class StyleLibrary:
 
     def load(self, name_or_path: str | Path | Style) -> tuple[nn.Module, Style]:
         """Build the generator for a style on the CPU, in eval mode, checking its sha256."""
-        style = name_or_path if isinstance(name_or_path, Style) else self.resolve(name_or_path)
-        check_header(style.path)
-        if style.sha256:
-            actual = sha256_of(style.path)
-            if actual != style.sha256:
+        style, state = (name_or_path, None) if isinstance(name_or_path, Style) else self._resolve(name_or_path)
+        if state is None:  # a library entry: verify the file before trusting it
+            check_header(style.path)
+            if style.sha256 and sha256_of(style.path) != style.sha256:
                 raise StyleError(
                     f"weights file {style.path} does not match its manifest checksum (corrupt or replaced); "
                     "re-import the style"
                 )
-        state, _ = read_weights(style.path)
-        return build_generator(clean_state_dict(state), style.config, style.path), style
+            state = clean_state_dict(read_weights(style.path)[0])
+        return build_generator(state, style.config, style.path), style
 
     # -- writing -------------------------------------------------------------------------
     def import_style(
@@ -223,10 +225,6 @@ class StyleLibrary:
             f.write("\n")
         make_readable(tmp)
         os.replace(tmp, self.manifest_path)
-
-
-def _config_of(state: dict, metadata: dict, path: Path) -> GeneratorConfig:
-    return config_from_metadata(metadata) or infer_config(clean_state_dict(state), path)
 
 
 def check_header(path: Path) -> None:
