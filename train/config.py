@@ -46,6 +46,11 @@ class TrainConfig:
     gan_loss: str = _opt("lsgan", "adversarial loss", choices=GAN_LOSSES)
     lambda_cycle: float = _opt(10.0, "weight of the cycle-consistency L1 loss")
     lambda_identity: float = _opt(0.5, "identity loss weight, as a fraction of lambda_cycle")
+    cycle_noise: float = _opt(
+        0.0,
+        "std of Gaussian noise added to a translated image before it is translated back; stops a "
+        "generator from hiding the input in faint high-frequency patterns (Bashkirova et al. 2019)",
+    )
     gp_weight: float = _opt(10.0, "gradient-penalty weight (wgangp)")
     n_critic: int = _opt(5, "discriminator updates per generator update (wgangp)")
     pool_size: int = _opt(50, "image pool size for the discriminators (0 = none)")
@@ -69,6 +74,9 @@ class TrainConfig:
     log_every: int = _opt(10, "steps between CSV rows / progress-bar loss updates")
     sample_every: int = _opt(200, "steps between sample grid PNGs")
     save_every: int = _opt(500, "steps between checkpoints")
+    snapshot_every: int = _opt(
+        0, "also keep a checkpoint file per this many steps, to pick from later (0 = only latest)"
+    )
     save_minutes: float = _opt(10.0, "also checkpoint when this many minutes passed since the last one")
     export: bool = _opt(True, "export the A->B generator into the style library when training finishes")
     export_name: str | None = _opt(None, "style name for the export (default NAME)")
@@ -78,7 +86,7 @@ class TrainConfig:
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 

@@ -176,9 +176,9 @@ class CycleGANTrainer:
             d.requires_grad_(False)
         with self._autocast():
             fake_b = tm["G_A"](real_a)
-            rec_a = tm["G_B"](fake_b)
+            rec_a = tm["G_B"](self._cycle_input(fake_b))
             fake_a = tm["G_B"](real_b)
-            rec_b = tm["G_A"](fake_a)
+            rec_b = tm["G_A"](self._cycle_input(fake_a))
             loss_g_a = self.gan.g(self.d_a(fake_b))
             loss_g_b = self.gan.g(self.d_b(fake_a))
             loss_cycle_a = (rec_a.float() - real_a).abs().mean() * cfg.lambda_cycle
@@ -213,6 +213,12 @@ class CycleGANTrainer:
             "D_B": loss_d_b, "G_B": loss_g_b, "cycle_B": loss_cycle_b, "idt_B": loss_idt_b,
         }  # fmt: skip
         return {k: v.detach().float() for k, v in losses.items()}
+
+    def _cycle_input(self, fake: torch.Tensor) -> torch.Tensor:
+        """The translated image as the reverse generator sees it: with noise when --cycle-noise is
+        set, so the cycle cannot be closed by a hidden low-amplitude code."""
+        sigma = self.config.cycle_noise
+        return fake + sigma * torch.randn_like(fake) if sigma > 0 else fake
 
     def _d_loss(self, wrapped: nn.Module, raw: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         n = real.shape[0]
@@ -405,7 +411,10 @@ def _run(
                 "hardware": hardware_description(device, info.world_size),
                 "data": _data_info(config, scan_a, scan_b),
             }
-            save_checkpoint(ckpt_path, trainer.state_dict(states, extra))
+            state = trainer.state_dict(states, extra)
+            save_checkpoint(ckpt_path, state)
+            if config.snapshot_every and trainer.step % config.snapshot_every == 0:
+                save_checkpoint(ckpt_path.with_name(f"step_{trainer.step:07d}.pt"), state)
 
     sums: dict[str, torch.Tensor] = {}
     n_sum = 0
@@ -441,7 +450,11 @@ def _run(
                                      **trainer.last_losses})  # fmt: skip
             if info.is_main and (step % config.sample_every == 0 or step == total):
                 save_grid(run_dir / "samples" / f"step_{step:07d}.png", trainer.translate(*samples))
-            due = step % config.save_every == 0 or time.monotonic() - last_save >= config.save_minutes * 60
+            due = (
+                step % config.save_every == 0
+                or (config.snapshot_every and step % config.snapshot_every == 0)
+                or time.monotonic() - last_save >= config.save_minutes * 60
+            )
             if any_rank(due, info, device) and step < total:
                 save()
                 last_save = time.monotonic()
