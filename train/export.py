@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,15 +91,31 @@ def export_run(
         result = evaluate_checkpoint_state(state, run_dir)
         evaluation = result.summary() if result is not None else {}
     library = StyleLibrary(Path(library_root) if library_root else None)
+    project = library.root.resolve().parent
+    training = training_provenance(state, run_dir)
+    training["run"] = portable_path(training["run"], project)
+    training["data"] = {k: portable_path(v, project) if k.startswith("domain_") else v
+                        for k, v in training["data"].items()}  # fmt: skip
+    evaluation = {k: portable_path(v, project) if k.endswith("_dir") else v for k, v in evaluation.items()}
     return library.add_style(
         generator,
         config,
         name,
         display_name,
-        training=training_provenance(state, run_dir),
+        training=training,
         evaluation=evaluation,
         make_default=make_default,
     )
+
+
+def portable_path(path: str, project: Path) -> str:
+    """`path` relative to the project folder holding the library (`../shared/data/...`), so a
+    manifest names the same data on every clone; absolute when they share no folder but `/`."""
+    absolute = Path(path).resolve()
+    common = Path(os.path.commonpath([absolute, project]))
+    if common == Path(common.anchor):
+        return str(absolute)
+    return os.path.relpath(absolute, project)
 
 
 def read_evaluation(run_dir: Path) -> dict:

@@ -48,7 +48,10 @@ def test_export_then_engine(trained_run: Path, tmp_path: Path, capsys) -> None:
     out = engine.process(frame)
     assert out.shape == frame.shape and out.dtype == np.uint8
     # Evaluate the library style and store its figures in the manifest entry.
-    data = Path(style.training["data"]["domain_a"]).parent
+    # Data paths are stored relative to the folder holding the library, so manifests travel.
+    domain_a = Path(style.training["data"]["domain_a"])
+    assert not domain_a.is_absolute()
+    data = (tmp_path.parent / domain_a).resolve().parent
     args = ["--style", "red2blue", "--library", str(tmp_path), "--photos", str(data / "testA"), "--style-images",
             str(data / "testB"), "--size", "48", "--no-timing", "--update-library", "--sheet", str(tmp_path / "s.png")]  # fmt: skip
     assert evaluate_main(args) == 0
