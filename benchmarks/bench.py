@@ -1,6 +1,6 @@
 """Measure the generators and the inference engine on this machine; prints tables (and JSON).
 
-For each generator (the `lite` and `resnet_9blocks` presets and every style in the library), on
+For each generator (the `lite`, `lite_hq` and `resnet_9blocks` presets and every library style), on
 each device (CPU, and CUDA when present), at each processing size, the median and p95 ms/frame of
 - naive: what a reference-code user writes per frame (PIL -> torchvision transforms -> fp32
   NCHW forward -> numpy -> PIL), the "before" column (CPU only);
@@ -62,7 +62,7 @@ def parse_size(label: str) -> tuple[int, int]:
     return h, w
 
 
-DEFAULT_GENERATORS = ["lite", "resnet_9blocks"]
+DEFAULT_GENERATORS = ["lite", "lite_hq", "resnet_9blocks"]
 VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
 
 

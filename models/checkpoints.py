@@ -87,7 +87,9 @@ def infer_config(state: dict[str, torch.Tensor], source: Path | str = "weights")
         return GeneratorConfig("resnet", ngf=state["model.1.weight"].shape[0], n_blocks=len(blocks), dropout=dropout)
     if "encoder.0.weight" in state:
         blocks = {int(m.group(1)) for k in state if (m := re.match(r"blocks\.(\d+)\.", k))}
-        return GeneratorConfig("lite", ngf=state["encoder.0.weight"].shape[0], n_blocks=len(blocks))
+        smooth = state.get("decoder.0.smooth.weight")
+        arch = "lite_hq" if smooth is not None and smooth.shape[1] > 1 else "lite"  # full vs depthwise 3x3
+        return GeneratorConfig(arch, ngf=state["encoder.0.weight"].shape[0], n_blocks=len(blocks))
     raise StyleError(
         f"weights file {source} is not a known generator (expected a CycleGAN ResnetGenerator "
         "or a lite generator state_dict); is it a discriminator or another model?"

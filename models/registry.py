@@ -41,6 +41,7 @@ PRESETS: dict[str, GeneratorConfig] = {
     "resnet_9blocks": GeneratorConfig("resnet", ngf=64, n_blocks=9),
     "resnet_6blocks": GeneratorConfig("resnet", ngf=64, n_blocks=6),
     "lite": GeneratorConfig("lite", ngf=16, n_blocks=9),
+    "lite_hq": GeneratorConfig("lite_hq", ngf=16, n_blocks=9),
 }
 
 

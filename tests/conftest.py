@@ -28,8 +28,7 @@ def shared_path(*parts: str) -> Path:
 
 def tiny_generator(arch: str = "lite", seed: int = 0, **overrides: int) -> tuple[torch.nn.Module, GeneratorConfig]:
     """An untrained but non-trivial generator (weights large enough to change the picture)."""
-    defaults = {"lite": dict(ngf=8, n_blocks=2), "resnet": dict(ngf=8, n_blocks=2)}[arch]
-    config = GeneratorConfig(arch, **{**defaults, **overrides})
+    config = GeneratorConfig(arch, **{"ngf": 8, "n_blocks": 2, **overrides})
     torch.manual_seed(seed)
     model = create_generator(config).eval()
     with torch.no_grad():

@@ -21,7 +21,7 @@ def frames(h: int = 48, w: int = 64, n: int = 2) -> list[np.ndarray]:
 
 
 @needs_openvino
-@pytest.mark.parametrize("arch", ["lite", "resnet"])
+@pytest.mark.parametrize("arch", ["lite", "lite_hq", "resnet"])
 def test_openvino_matches_pytorch(arch: str) -> None:
     model, _ = tiny_generator(arch)
     outputs = []

@@ -12,6 +12,7 @@ import torch
 
 from models.checkpoints import infer_config
 from models.engine import InferenceEngine
+from models.registry import GeneratorConfig, create_generator
 from models.style_library import StyleLibrary
 from tests.conftest import REPO, tiny_generator
 
@@ -62,6 +63,13 @@ def test_infer_config_reads_keys() -> None:
     config = infer_config(model.state_dict())
     assert (config.arch, config.ngf, config.n_blocks, config.dropout) == ("resnet", 4, 9, True)
     assert any(".conv_block.6.weight" in k for k in model.state_dict())
+
+
+@pytest.mark.parametrize("arch", ["lite", "lite_hq"])
+def test_infer_config_tells_the_lite_decoders_apart(arch: str) -> None:
+    """A loose lite or lite_hq weights file is rebuilt as the architecture it was saved from."""
+    state = create_generator(GeneratorConfig(arch, ngf=8, n_blocks=3)).state_dict()
+    assert infer_config(state) == GeneratorConfig(arch, ngf=8, n_blocks=3)
 
 
 def test_import_style_command_converts_into_library(tmp_path: Path) -> None:
