@@ -51,6 +51,11 @@ class TrainConfig:
         "std of Gaussian noise added to a translated image before it is translated back; stops a "
         "generator from hiding the input in faint high-frequency patterns (Bashkirova et al. 2019)",
     )
+    lambda_grid: float = _opt(
+        0.0,
+        "weight of the penalty on grid-locked period-4 patterns in translated images (the "
+        "hatching a small generator paints into flat regions; see train/stride_pattern.py)",
+    )
     gp_weight: float = _opt(10.0, "gradient-penalty weight (wgangp)")
     n_critic: int = _opt(5, "discriminator updates per generator update (wgangp)")
     pool_size: int = _opt(50, "image pool size for the discriminators (0 = none)")

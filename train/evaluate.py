@@ -5,6 +5,9 @@ For test photos and real style images it reports, for the stylized photos and fo
 - SWD: sliced Wasserstein distance to the style images on 7x7 Laplacian-pyramid patches, x1e3,
   averaged over levels; ProGAN's per-set normalisation (texture) and a joint one (texture+colour);
 - content preservation vs the input photo: SSIM on luma and Sobel edge correlation;
+- stride-locked pattern (hatching, halftone): DFT power at multiples of N/4 over its
+  neighbours, median over images (~1-2 for real images; see train/stride_pattern.py), also for
+  the real style images as the reference;
 and, when both generators exist (`--run`), the cycle reconstruction L1, plus ms/frame through
 the app's inference engine, FID when `--inception-weights` points to torchvision Inception-v3
 weights on disk (never downloaded), and a sample sheet PNG.
@@ -32,6 +35,7 @@ from train.checkpoint import load_checkpoint
 from train.data import center_crop, read_rgb, resize_short, scan_folder, to_tensor
 from train.metrics import edge_correlation, reinhard_transfer, ssim_luma, swd, swd_descriptors
 from train.progress import to_uint8_bgr
+from train.stride_pattern import stride_peak_ratio
 
 METHODS = ("stylized", "photos", "reinhard")
 METHOD_LABELS = {"stylized": "stylized (model)", "photos": "photos (no style)", "reinhard": "Reinhard Lab transfer"}
@@ -49,6 +53,7 @@ class EvalResult:
     swd_joint_levels: dict[str, list[float]] = field(default_factory=dict)
     ssim: dict[str, float] = field(default_factory=dict)
     edges: dict[str, float] = field(default_factory=dict)
+    grid: dict[str, float] = field(default_factory=dict)
     cycle_l1: float | None = None
     ms_per_frame: float | None = None
     fid: dict[str, float] | None = None
@@ -72,6 +77,7 @@ class EvalResult:
             "swd_joint": {m: round(self.swd(m, joint=True), 2) for m in self.swd_joint_levels},
             "ssim_luma": {m: round(v, 4) for m, v in self.ssim.items()},
             "edge_correlation": {m: round(v, 4) for m, v in self.edges.items()},
+            "grid_peak_ratio": {m: round(v, 2) for m, v in self.grid.items()},
             "beats_baselines": self.beats_baselines(),
         }
         if self.cycle_l1 is not None:
@@ -83,20 +89,22 @@ class EvalResult:
         return out
 
     def table(self) -> str:
-        head = f"{'method':24s} {'SWD x1e3':>9s} {'SWD+colour':>10s} {'SSIM luma':>9s} {'edge corr':>9s}"
+        head = f"{'method':24s} {'SWD x1e3':>9s} {'SWD+colour':>10s} {'SSIM luma':>9s} {'edge corr':>9s} {'grid':>6s}"
         if self.fid:
             head += f" {'FID':>8s}"
         lines = [head, "-" * len(head)]
         for m in self.swd_levels:
             line = (
                 f"{METHOD_LABELS[m]:24s} {self.swd(m):9.2f} {self.swd(m, True):10.2f} "
-                f"{self.ssim.get(m, 1.0):9.3f} {self.edges.get(m, 1.0):9.3f}"
+                f"{self.ssim.get(m, 1.0):9.3f} {self.edges.get(m, 1.0):9.3f} {self.grid.get(m, float('nan')):6.1f}"
             )
             if self.fid:
                 line += f" {self.fid.get(m, float('nan')):8.2f}"
             lines.append(line)
         levels = " / ".join(f"{v:.1f}" for v in self.swd_levels["stylized"])
         lines.append(f"stylized SWD per level (fine->coarse): {levels}")
+        if "style images" in self.grid:
+            lines.append(f"grid peak ratio of the real style images: {self.grid['style images']:.1f} (hatching: >5)")
         if self.cycle_l1 is not None:
             lines.append(f"cycle reconstruction L1 (A->B->A, 0-1 scale): {self.cycle_l1:.4f}")
         if self.ms_per_frame is not None:
@@ -167,6 +175,8 @@ def evaluate_generators(
         if method != "photos":
             result.ssim[method] = float(np.mean([ssim_luma(p, s) for p, s in zip(photos, images, strict=True)]))
             result.edges[method] = float(np.mean([edge_correlation(p, s) for p, s in zip(photos, images, strict=True)]))
+        result.grid[method] = stride_peak_ratio(images)
+    result.grid["style images"] = stride_peak_ratio(styles)
     recs = None
     if backward is not None:
         recs = stylize(backward.eval(), sets["stylized"])

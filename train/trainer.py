@@ -45,6 +45,7 @@ from train.distributed import DistInfo, any_rank, cleanup, gather_objects, init_
 from train.image_pool import ImagePool
 from train.losses import GAN_LOSSES, gradient_penalty
 from train.progress import LossLog, save_grid
+from train.stride_pattern import stride_pattern_loss
 
 SAMPLE_COUNT = 4
 
@@ -184,6 +185,9 @@ class CycleGANTrainer:
             loss_cycle_a = (rec_a.float() - real_a).abs().mean() * cfg.lambda_cycle
             loss_cycle_b = (rec_b.float() - real_b).abs().mean() * cfg.lambda_cycle
             loss_g = loss_g_a + loss_g_b + loss_cycle_a + loss_cycle_b
+            loss_grid = (stride_pattern_loss(fake_b) + stride_pattern_loss(fake_a)) * cfg.lambda_grid
+            if cfg.lambda_grid > 0:
+                loss_g = loss_g + loss_grid
             if lambda_idt > 0:
                 loss_idt_a = (tm["G_A"](real_b).float() - real_b).abs().mean() * lambda_idt
                 loss_idt_b = (tm["G_B"](real_a).float() - real_a).abs().mean() * lambda_idt
@@ -211,6 +215,7 @@ class CycleGANTrainer:
         losses = {
             "D_A": loss_d_a, "G_A": loss_g_a, "cycle_A": loss_cycle_a, "idt_A": loss_idt_a,
             "D_B": loss_d_b, "G_B": loss_g_b, "cycle_B": loss_cycle_b, "idt_B": loss_idt_b,
+            "grid": loss_grid,
         }  # fmt: skip
         return {k: v.detach().float() for k, v in losses.items()}
 

@@ -153,12 +153,14 @@ def test_snapshots_are_kept_and_exportable(dataroot: Path, tmp_path: Path) -> No
     assert style.path.is_file()
 
 
-def test_cycle_noise_perturbs_only_the_reverse_input(dataroot: Path, tmp_path: Path) -> None:
+def test_cycle_noise_and_grid_penalty_in_a_step(dataroot: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
     fake = torch.zeros(2, 3, 64, 64)
     quiet = CycleGANTrainer(tiny_config(dataroot, tmp_path / "a"), total_steps=2)
     assert quiet._cycle_input(fake) is fake
-    noisy = CycleGANTrainer(tiny_config(dataroot, tmp_path / "b", cycle_noise=0.1), total_steps=2)
+    noisy = CycleGANTrainer(tiny_config(dataroot, tmp_path / "b", cycle_noise=0.1, lambda_grid=5.0), total_steps=2)
     assert abs(float(noisy._cycle_input(fake).std()) - 0.1) < 0.01
     for a, b in _batches(noisy.config, 2):
-        assert all(math.isfinite(float(v)) for v in noisy.train_step(a, b).values())
+        losses = noisy.train_step(a, b)
+        assert all(math.isfinite(float(v)) for v in losses.values())
+        assert float(losses["grid"]) > 0  # the stride-pattern penalty is computed and weighted
