@@ -88,10 +88,11 @@ class TrainConfig:
     library: str | None = _opt(None, "style library folder (default $STYLECAM_WEIGHTS or weights/)")
 
     # Options that may change when a run is resumed; everything else must match the checkpoint.
+    # lambda_grid is among them so a run whose pattern comes back can be resumed with a stronger one.
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 
