@@ -66,6 +66,8 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
     }
     if "teacher" in state:
         info["teacher"] = state["teacher"]
+    if "averaged_steps" in state:
+        info["averaged_steps"] = state["averaged_steps"]  # generator = mean of these snapshots
     return info
 
 

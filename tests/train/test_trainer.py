@@ -164,3 +164,23 @@ def test_cycle_noise_and_grid_penalty_in_a_step(dataroot: Path, tmp_path: Path) 
         losses = noisy.train_step(a, b)
         assert all(math.isfinite(float(v)) for v in losses.values())
         assert float(losses["grid"]) > 0  # the stride-pattern penalty is computed and weighted
+
+
+def test_average_of_snapshots_is_an_exportable_checkpoint(dataroot: Path, tmp_path: Path) -> None:
+    """`train.average` writes the element-wise mean of the snapshots' generators; the result
+    evaluates and exports like any checkpoint and records which steps it averaged."""
+    from train.average import main as average_main
+    from train.export import export_run
+
+    run = tmp_path / "run"
+    run_training(tiny_config(dataroot, run, max_steps=4, save_every=100, snapshot_every=2), quiet=True)
+    snaps = [run / "checkpoints" / f"step_000000{s}.pt" for s in (2, 4)]
+    out = run / "checkpoints" / "averaged.pt"
+    assert average_main([*map(str, snaps), "--out", str(out)]) == 0
+    first, last, averaged = (load_checkpoint(p) for p in (*snaps, out))
+    for name, tensor in averaged["models"]["G_A"].items():
+        assert torch.allclose(tensor, (first["models"]["G_A"][name] + last["models"]["G_A"][name]) / 2)
+    assert averaged["models"]["D_A"] is not None and averaged["averaged_steps"] == [2, 4]
+    style = export_run(out, "averaged", library_root=tmp_path / "lib")
+    assert style.training["averaged_steps"] == [2, 4]
+    assert average_main([str(snaps[0]), "--out", str(out)]) == 2  # one snapshot is not an average
