@@ -31,16 +31,25 @@ def average_checkpoints(paths: list[Path]) -> dict:
         if state["generator_config"] != base["generator_config"] or state.get("kind") != base.get("kind"):
             raise StyleCamError(f"{path} is not a snapshot of the same run as {paths[-1]}")
     averaged = dict(base)
-    averaged["models"] = dict(base["models"])
-    for key in GENERATOR_KEYS:
-        if key not in base["models"]:
-            continue
-        averaged["models"][key] = {
-            name: torch.stack([s["models"][key][name].float() for s in states]).mean(0).to(tensor.dtype)
-            for name, tensor in base["models"][key].items()
-        }
+    averaged["models"] = _mean_generators([s["models"] for s in states])
+    if all("ema" in s for s in states):  # the export reads the EMA shadows, so average those too
+        averaged["ema"] = {**base["ema"], "models": _mean_generators([s["ema"]["models"] for s in states])}
+    else:
+        averaged.pop("ema", None)
     averaged["averaged_steps"] = [int(s["step"]) for s in states]
     return averaged
+
+
+def _mean_generators(model_sets: list[dict]) -> dict:
+    """The last set with each generator in GENERATOR_KEYS replaced by the element-wise mean."""
+    base = dict(model_sets[-1])
+    for key in GENERATOR_KEYS:
+        if key in base:
+            base[key] = {
+                name: torch.stack([m[key][name].float() for m in model_sets]).mean(0).to(tensor.dtype)
+                for name, tensor in base[key].items()
+            }
+    return base
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,6 +56,12 @@ class TrainConfig:
         "weight of the penalty on grid-locked period-4 patterns in translated images (the "
         "hatching a small generator paints into flat regions; see train/stride_pattern.py)",
     )
+    ema_decay: float = _opt(
+        0.0,
+        "keep an exponential moving average of the generators' weights with this decay per step "
+        "(e.g. 0.999); samples, evaluation and the export use it, and it has less of the "
+        "step-to-step flicker that shows up as blotches and busy texture (0 = off)",
+    )
     gp_weight: float = _opt(10.0, "gradient-penalty weight (wgangp)")
     n_critic: int = _opt(5, "discriminator updates per generator update (wgangp)")
     pool_size: int = _opt(50, "image pool size for the discriminators (0 = none)")
@@ -88,11 +94,13 @@ class TrainConfig:
     library: str | None = _opt(None, "style library folder (default $STYLECAM_WEIGHTS or weights/)")
 
     # Options that may change when a run is resumed; everything else must match the checkpoint.
-    # lambda_grid is among them so a run whose pattern comes back can be resumed with a stronger one.
+    # lambda_grid is among them so a run whose pattern comes back can be resumed with a stronger one;
+    # ema_decay and decay_fraction so a finished run can be continued with an average and a gentle
+    # (not a full-LR) restart of its schedule.
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 
@@ -132,6 +140,8 @@ class TrainConfig:
             raise StyleCamError("--batch-size and --n-critic must be >= 1 and --pool-size >= 0")
         if not 0.0 <= self.decay_fraction <= 1.0:
             raise StyleCamError(f"--decay-fraction {self.decay_fraction} must be between 0 and 1")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise StyleCamError(f"--ema-decay {self.ema_decay} must be in [0, 1) (0 = off, e.g. 0.999)")
         if self.max_steps is not None and self.max_steps < 1:
             raise StyleCamError("--max-steps must be at least 1")
 

@@ -29,12 +29,18 @@ def run_folder(run: Path | str) -> Path:
     return path.parent.parent if path.parent.name == "checkpoints" else path.parent
 
 
+def generator_weights(state: dict, key: str) -> dict:
+    """One generator's weights from a checkpoint: its EMA shadow when the run kept one."""
+    shadows = state.get("ema", {}).get("models", {})
+    return shadows[key] if key in shadows else state["models"][key]
+
+
 def generator_from_state(state: dict, key: str) -> tuple[nn.Module, GeneratorConfig]:
     """Build one generator of a training checkpoint on the CPU, in eval mode."""
     config = GeneratorConfig.from_dict(state["generator_config"])
     model = create_generator(config)
     try:
-        model.load_state_dict(state["models"][key])
+        model.load_state_dict(generator_weights(state, key))
     except (RuntimeError, KeyError) as err:
         raise StyleCamError(f"checkpoint has no usable {key} generator for {config.describe()} ({err})") from err
     return model.eval(), config
@@ -66,6 +72,9 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
     }
     if "teacher" in state:
         info["teacher"] = state["teacher"]
+    if "ema" in state:
+        info["ema_decay"] = cfg.get("ema_decay")  # generator = EMA of the weights, over ema.updates steps
+        info["ema_updates"] = state["ema"]["updates"]
     if "averaged_steps" in state:
         info["averaged_steps"] = state["averaged_steps"]  # generator = mean of these snapshots
     return info

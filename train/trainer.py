@@ -42,6 +42,7 @@ from train.checkpoint import (
 from train.config import TrainConfig, add_config_args, given_fields
 from train.data import StepBatchSampler, UnpairedDataset, load_center, scan_folder, steps_per_epoch
 from train.distributed import DistInfo, any_rank, cleanup, gather_objects, init_distributed
+from train.ema import WeightEMA
 from train.image_pool import ImagePool
 from train.losses import GAN_LOSSES, gradient_penalty
 from train.progress import LossLog, save_grid
@@ -123,6 +124,10 @@ class CycleGANTrainer:
         self.d_b = self._prepare(init_weights(self._discriminator(), config.init_gain))  # judges A images
         self.models = {"G_A": self.g_a, "G_B": self.g_b, "D_A": self.d_a, "D_B": self.d_b}
         self.train_models = {name: self._wrap(m) for name, m in self.models.items()}
+        generators = {"G_A": self.g_a, "G_B": self.g_b}
+        self.ema = WeightEMA(generators, config.ema_decay) if config.ema_decay > 0 else None
+        # What samples and exports show: the EMA shadows when there are any, else the raw weights.
+        self.output_generators = self.ema.shadows if self.ema else generators
 
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(itertools.chain(self.g_a.parameters(), self.g_b.parameters()), config.lr, betas)
@@ -196,6 +201,8 @@ class CycleGANTrainer:
                 loss_idt_a = loss_idt_b = torch.zeros((), device=self.device)
         self.opt_g.zero_grad(set_to_none=True)
         self._backward_step(loss_g, "G")
+        if self.ema is not None:
+            self.ema.update()
 
         # Discriminators: real and pooled fake in one batch (instance norm is per image).
         for d in (self.d_a, self.d_b):
@@ -243,9 +250,10 @@ class CycleGANTrainer:
     def translate(self, real_a: torch.Tensor, real_b: torch.Tensor) -> list[torch.Tensor]:
         """Rows of a sample grid: real A, fake B, reconstructed A, real B, fake A, reconstructed B."""
         real_a, real_b = real_a.to(self.device), real_b.to(self.device)
+        g_a, g_b = self.output_generators["G_A"], self.output_generators["G_B"]
         with self._autocast():
-            fake_b, fake_a = self.g_a(real_a), self.g_b(real_b)
-            rec_a, rec_b = self.g_b(fake_b), self.g_a(fake_a)
+            fake_b, fake_a = g_a(real_a), g_b(real_b)
+            rec_a, rec_b = g_b(fake_b), g_a(fake_a)
         return [t.float().cpu() for t in (real_a, fake_b, rec_a, real_b, fake_a, rec_b)]
 
     # -- state ---------------------------------------------------------------------------
@@ -275,6 +283,7 @@ class CycleGANTrainer:
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
             "rank_states": rank_states,
+            **({"ema": self.ema.state_dict()} if self.ema else {}),
             **(extra or {}),
         }
 
@@ -301,6 +310,11 @@ class CycleGANTrainer:
         self.step = int(state["step"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.last_losses = dict(state.get("last_losses", {}))
+        if self.ema is not None:
+            if "ema" in state:
+                self.ema.load_state_dict(state["ema"])
+            else:  # EMA switched on when resuming: start the average at the resumed weights
+                self.ema.restart_from_sources()
         ranks = state.get("rank_states", [])
         if state.get("world_size") == self.dist.world_size and self.dist.rank < len(ranks):
             mine = ranks[self.dist.rank]
