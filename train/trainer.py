@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
+from torchvision.transforms.v2.functional import gaussian_blur
 from tqdm import tqdm
 
 from models.discriminator import PatchDiscriminator
@@ -227,10 +228,13 @@ class CycleGANTrainer:
         return {k: v.detach().float() for k, v in losses.items()}
 
     def _cycle_input(self, fake: torch.Tensor) -> torch.Tensor:
-        """The translated image as the reverse generator sees it: with noise when --cycle-noise is
-        set, so the cycle cannot be closed by a hidden low-amplitude code."""
-        sigma = self.config.cycle_noise
-        return fake + sigma * torch.randn_like(fake) if sigma > 0 else fake
+        """The translated image as the reverse generator sees it: low-passed with --cycle-blur and
+        noisy with --cycle-noise, so the cycle cannot be closed by a hidden fine or faint code."""
+        cfg = self.config
+        if cfg.cycle_blur > 0:
+            radius = math.ceil(3 * cfg.cycle_blur)
+            fake = gaussian_blur(fake, [2 * radius + 1] * 2, [cfg.cycle_blur] * 2)
+        return fake + cfg.cycle_noise * torch.randn_like(fake) if cfg.cycle_noise > 0 else fake
 
     def _d_loss(self, wrapped: nn.Module, raw: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         n = real.shape[0]
