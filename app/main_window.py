@@ -430,6 +430,9 @@ class MainWindow(QMainWindow):
         self.hide()  # the window goes at once; the joins below finish behind it
         self._hud_timer.stop()
         self.store.setValue("window/geometry", self.saveGeometry())
+        # the style switch lands in the engine before its queued signal reaches this thread:
+        # save what is actually running, even if the window closes in between
+        self.settings.style = self.controller.engine.style_name or self.settings.style
         for key, (given, saved) in self.session_overrides.items():
             if getattr(self.settings, key) == given:  # untouched during the run: keep the saved value
                 setattr(self.settings, key, saved)
