@@ -229,6 +229,21 @@ def test_settings_persist_and_command_line_overrides(qtbot, make_window, styles,
     assert last.controller.knobs.size == 384
 
 
+def test_closing_right_after_a_style_switch_saves_the_new_style(qtbot, make_window, styles) -> None:
+    # the engine switches on the loader thread; its signal is still queued for the GUI when the
+    # window closes (events are not processed below), and the saved style must still be the new one
+    window = make_window("demo")
+    wait_style(qtbot, window, "alpha")
+    window.choose_style(window.style_combo.findData("beta"))
+    deadline = time.monotonic() + FRAME_TIMEOUT_MS / 1000
+    while window.controller.engine.style_name != "beta" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert window.settings.style == "alpha"  # the queued signal has not landed yet
+    window.close()
+    again = make_window(source=None, size=None)
+    wait_style(qtbot, again, "beta")
+
+
 def test_disk_full_while_recording_stops_cleanly_with_a_message(qtbot, make_window, styles, monkeypatch) -> None:
     from models.video_io import H264Writer
 
