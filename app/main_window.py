@@ -312,7 +312,6 @@ class MainWindow(QMainWindow):
             self.controller.import_style(Path(path), name.strip())
 
     def _on_style_changed(self, name: str, display_name: str) -> None:
-        self.settings.style = name
         self.view.display_names[name] = display_name
         if self.style_combo.findData(name) < 0:  # a weights file given by path: not in the library
             self.style_combo.setEnabled(True)
@@ -430,8 +429,8 @@ class MainWindow(QMainWindow):
         self.hide()  # the window goes at once; the joins below finish behind it
         self._hud_timer.stop()
         self.store.setValue("window/geometry", self.saveGeometry())
-        # the style switch lands in the engine before its queued signal reaches this thread:
-        # save what is actually running, even if the window closes in between
+        # read from the engine, not from style_changed: the switch lands there before its queued
+        # signal reaches this thread, and the window may close in between
         self.settings.style = self.controller.engine.style_name or self.settings.style
         for key, (given, saved) in self.session_overrides.items():
             if getattr(self.settings, key) == given:  # untouched during the run: keep the saved value

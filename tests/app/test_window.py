@@ -238,7 +238,7 @@ def test_closing_right_after_a_style_switch_saves_the_new_style(qtbot, make_wind
     deadline = time.monotonic() + FRAME_TIMEOUT_MS / 1000
     while window.controller.engine.style_name != "beta" and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert window.settings.style == "alpha"  # the queued signal has not landed yet
+    assert window.style_combo.currentData() == "alpha"  # the queued signal has not landed yet
     window.close()
     again = make_window(source=None, size=None)
     wait_style(qtbot, again, "beta")
