@@ -64,6 +64,13 @@ def gather_objects(obj: object, info: DistInfo) -> list:
     return out
 
 
+def wait_for_all(info: DistInfo) -> None:
+    """Block until every rank got here, so none tears its process group down while a peer is
+    still talking to it (rank 0 is the last to finish: it writes the checkpoint)."""
+    if info.enabled and dist.is_initialized():
+        dist.barrier()
+
+
 def cleanup(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()

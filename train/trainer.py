@@ -42,7 +42,7 @@ from train.checkpoint import (
 )
 from train.config import TrainConfig, add_config_args, given_fields
 from train.data import StepBatchSampler, UnpairedDataset, load_center, scan_folder, steps_per_epoch
-from train.distributed import DistInfo, any_rank, cleanup, gather_objects, init_distributed
+from train.distributed import DistInfo, any_rank, cleanup, gather_objects, init_distributed, wait_for_all
 from train.ema import WeightEMA
 from train.image_pool import ImagePool
 from train.losses import GAN_LOSSES, gradient_penalty
@@ -378,7 +378,9 @@ def run_training(
     config.validate()
     info, device = init_distributed(config.device)
     try:
-        return _run(config, info, device, resume_state, stop_at_step, quiet)
+        run_dir = _run(config, info, device, resume_state, stop_at_step, quiet)
+        wait_for_all(info)  # on success only: a rank that raised goes straight to cleanup
+        return run_dir
     finally:
         cleanup(info)
 
