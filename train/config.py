@@ -62,6 +62,12 @@ class TrainConfig:
         "weight of the penalty on grid-locked period-4 patterns in translated images (the "
         "hatching a small generator paints into flat regions; see train/stride_pattern.py)",
     )
+    lambda_tv: float = _opt(
+        0.0,
+        "weight of an L1 total-variation penalty on the photo->style output: it favours flat fills "
+        "between crisp edges (woodblock prints) over the busy grain a small generator paints into "
+        "them; 0 = off",
+    )
     ema_decay: float = _opt(
         0.0,
         "keep an exponential moving average of the generators' weights with this decay per step "
@@ -100,13 +106,13 @@ class TrainConfig:
     library: str | None = _opt(None, "style library folder (default $STYLECAM_WEIGHTS or weights/)")
 
     # Options that may change when a run is resumed; everything else must match the checkpoint.
-    # lambda_grid is among them so a run whose pattern comes back can be resumed with a stronger one;
+    # lambda_grid and lambda_tv are among them so a trained run can be fine-tuned with a texture prior;
     # ema_decay and decay_fraction so a finished run can be continued with an average and a gentle
     # (not a full-LR) restart of its schedule.
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 

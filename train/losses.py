@@ -1,4 +1,5 @@
-"""Adversarial losses (lsgan, vanilla, wgangp, hinge) and the WGAN-GP gradient penalty.
+"""Adversarial losses (lsgan, vanilla, wgangp, hinge), the WGAN-GP gradient penalty and the
+total-variation texture prior.
 
 A `GANLoss` is a pair of plain functions looked up once in `GAN_LOSSES`; logits are cast to
 fp32 before any loss so mixed precision never computes a loss in half precision.
@@ -71,3 +72,12 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) 
         out = critic(x_hat)
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
+
+
+def total_variation(images: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (L1 TV): low for flat fills with
+    sparse edges, high for grain; an L1 rather than L2 penalty so edges survive."""
+    images = images.float()
+    dy = (images[..., 1:, :] - images[..., :-1, :]).abs().mean()
+    dx = (images[..., :, 1:] - images[..., :, :-1]).abs().mean()
+    return dx + dy

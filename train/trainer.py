@@ -45,7 +45,7 @@ from train.data import StepBatchSampler, UnpairedDataset, load_center, scan_fold
 from train.distributed import DistInfo, any_rank, cleanup, gather_objects, init_distributed, wait_for_all
 from train.ema import WeightEMA
 from train.image_pool import ImagePool
-from train.losses import GAN_LOSSES, gradient_penalty
+from train.losses import GAN_LOSSES, gradient_penalty, total_variation
 from train.progress import LossLog, save_grid
 from train.stride_pattern import stride_pattern_loss
 
@@ -194,6 +194,9 @@ class CycleGANTrainer:
             loss_grid = (stride_pattern_loss(fake_b) + stride_pattern_loss(fake_a)) * cfg.lambda_grid
             if cfg.lambda_grid > 0:
                 loss_g = loss_g + loss_grid
+            loss_tv = total_variation(fake_b) * cfg.lambda_tv
+            if cfg.lambda_tv > 0:
+                loss_g = loss_g + loss_tv
             if lambda_idt > 0:
                 loss_idt_a = (tm["G_A"](real_b).float() - real_b).abs().mean() * lambda_idt
                 loss_idt_b = (tm["G_B"](real_a).float() - real_a).abs().mean() * lambda_idt
@@ -223,7 +226,7 @@ class CycleGANTrainer:
         losses = {
             "D_A": loss_d_a, "G_A": loss_g_a, "cycle_A": loss_cycle_a, "idt_A": loss_idt_a,
             "D_B": loss_d_b, "G_B": loss_g_b, "cycle_B": loss_cycle_b, "idt_B": loss_idt_b,
-            "grid": loss_grid,
+            "grid": loss_grid, "tv": loss_tv,
         }  # fmt: skip
         return {k: v.detach().float() for k, v in losses.items()}
 
