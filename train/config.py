@@ -68,6 +68,12 @@ class TrainConfig:
         "between crisp edges (woodblock prints) over the busy grain a small generator paints into "
         "them; 0 = off",
     )
+    lambda_spike: float = _opt(
+        0.0,
+        "weight of the penalty on feature-map spikes above 10 standard deviations at the "
+        "generators' instance norms, the cause of bright/dark droplet blobs (see "
+        "train/spike_penalty.py); meant for fine-tuning a trained run; 0 = off",
+    )
     ema_decay: float = _opt(
         0.0,
         "keep an exponential moving average of the generators' weights with this decay per step "
@@ -112,7 +118,7 @@ class TrainConfig:
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_spike", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 

@@ -47,6 +47,7 @@ from train.ema import WeightEMA
 from train.image_pool import ImagePool
 from train.losses import GAN_LOSSES, gradient_penalty, total_variation
 from train.progress import LossLog, save_grid
+from train.spike_penalty import SpikePenalty
 from train.stride_pattern import stride_pattern_loss
 
 SAMPLE_COUNT = 4
@@ -129,6 +130,8 @@ class CycleGANTrainer:
         self.ema = WeightEMA(generators, config.ema_decay) if config.ema_decay > 0 else None
         # What samples and exports show: the EMA shadows when there are any, else the raw weights.
         self.output_generators = self.ema.shadows if self.ema else generators
+        # Hooked after the EMA copies its shadows, so only the trained generators carry the hooks.
+        self.spikes = SpikePenalty(generators.values()) if config.lambda_spike > 0 else None
 
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(itertools.chain(self.g_a.parameters(), self.g_b.parameters()), config.lr, betas)
@@ -181,6 +184,9 @@ class CycleGANTrainer:
         # Generators: the discriminators are frozen and called unwrapped (no DDP sync for them).
         for d in (self.d_a, self.d_b):
             d.requires_grad_(False)
+        if self.spikes is not None:
+            self.spikes.reset()
+            self.spikes.enabled = True
         with self._autocast():
             fake_b = tm["G_A"](real_a)
             rec_a = tm["G_B"](self._cycle_input(fake_b))
@@ -203,6 +209,11 @@ class CycleGANTrainer:
                 loss_g = loss_g + loss_idt_a + loss_idt_b
             else:
                 loss_idt_a = loss_idt_b = torch.zeros((), device=self.device)
+            loss_spike = torch.zeros((), device=self.device)
+            if self.spikes is not None:
+                self.spikes.enabled = False
+                loss_spike = self.spikes.total * cfg.lambda_spike
+                loss_g = loss_g + loss_spike
         self.opt_g.zero_grad(set_to_none=True)
         self._backward_step(loss_g, "G")
         if self.ema is not None:
@@ -226,7 +237,7 @@ class CycleGANTrainer:
         losses = {
             "D_A": loss_d_a, "G_A": loss_g_a, "cycle_A": loss_cycle_a, "idt_A": loss_idt_a,
             "D_B": loss_d_b, "G_B": loss_g_b, "cycle_B": loss_cycle_b, "idt_B": loss_idt_b,
-            "grid": loss_grid, "tv": loss_tv,
+            "grid": loss_grid, "tv": loss_tv, "spike": loss_spike,
         }  # fmt: skip
         return {k: v.detach().float() for k, v in losses.items()}
 
