@@ -5,6 +5,9 @@ For test photos and real style images it reports, for the stylized photos and fo
 - SWD: sliced Wasserstein distance to the style images on 7x7 Laplacian-pyramid patches, x1e3,
   averaged over levels; ProGAN's per-set normalisation (texture) and a joint one (texture+colour);
 - content preservation vs the input photo: SSIM on luma and Sobel edge correlation;
+- droplet peak: the largest spike at the generator's instance-norm inputs, in standard deviations
+  over the channel (median over photos); droplet blobs sit on spikes of 20-25, while a feature
+  map without one peaks below ~12 (see train/spike_penalty.py);
 - stride-locked pattern (hatching, halftone): DFT power at multiples of N/4 over its
   neighbours, median over images (~1-2 for real images; see train/stride_pattern.py), also for
   the real style images as the reference;
@@ -35,6 +38,7 @@ from train.checkpoint import load_checkpoint
 from train.data import center_crop, read_rgb, resize_short, scan_folder, to_tensor
 from train.metrics import edge_correlation, reinhard_transfer, ssim_luma, swd, swd_descriptors
 from train.progress import to_uint8_bgr
+from train.spike_penalty import record_norm_peaks
 from train.stride_pattern import stride_peak_ratio
 
 METHODS = ("stylized", "photos", "reinhard")
@@ -55,6 +59,7 @@ class EvalResult:
     edges: dict[str, float] = field(default_factory=dict)
     grid: dict[str, float] = field(default_factory=dict)
     cycle_l1: float | None = None
+    norm_peak: float | None = None
     ms_per_frame: float | None = None
     fid: dict[str, float] | None = None
     sheet: str | None = None
@@ -82,6 +87,8 @@ class EvalResult:
         }
         if self.cycle_l1 is not None:
             out["cycle_l1"] = round(self.cycle_l1, 4)
+        if self.norm_peak is not None:
+            out["norm_peak_sigma"] = round(self.norm_peak, 1)
         if self.ms_per_frame is not None:
             out["ms_per_frame_cpu" if not torch.cuda.is_available() else "ms_per_frame"] = round(self.ms_per_frame, 1)
         if self.fid:
@@ -106,6 +113,8 @@ class EvalResult:
         if "style images" in self.grid:
             reference = self.grid["style images"]
             lines.append(f"grid peak ratio of the real style images: {reference:.1f} (hatched outputs: 31-72)")
+        if self.norm_peak is not None:
+            lines.append(f"droplet peak at the norm inputs: {self.norm_peak:.1f} sigma (droplets sit on 20-25)")
         if self.cycle_l1 is not None:
             lines.append(f"cycle reconstruction L1 (A->B->A, 0-1 scale): {self.cycle_l1:.4f}")
         if self.ms_per_frame is not None:
@@ -162,13 +171,16 @@ def evaluate_generators(
     forward = forward.eval()
     photos = load_images(Path(photos_dir), size, max_images, "photos")
     styles = load_images(Path(style_dir), size, max_images, "style images")
+    with record_norm_peaks(forward) as peaks:
+        stylized = stylize(forward, photos)
     sets = {
-        "stylized": stylize(forward, photos),
+        "stylized": stylized,
         "photos": photos,
         "reinhard": [reinhard_transfer(p, styles[i % len(styles)]) for i, p in enumerate(photos)],
     }
     real = swd_descriptors(styles, seed=1)
     result = EvalResult(len(photos), len(styles), size)
+    result.norm_peak = statistics.median(peaks) if peaks else None
     for method, images in sets.items():
         desc = swd_descriptors(images, seed=2)
         result.swd_levels[method] = swd(desc, real)

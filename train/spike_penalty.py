@@ -6,7 +6,8 @@ it and the instance norm scales everything else down. The spike then shows up in
 blob. The shipped CPU-trained styles do exactly this: their instance-norm inputs reach 15-25
 standard deviations above the channel mean (a Gaussian map of 64x64 peaks near 4).
 
-`SpikePenalty` hooks every instance norm of the given generators and, during a training forward
+`record_norm_peaks` measures it (train.evaluate reports the median over test photos of each
+image's largest peak); `SpikePenalty` hooks every instance norm of the given generators and, during a training forward
 pass, adds up how far each channel's peak |z| exceeds `sigma`; a trained generator can be
 fine-tuned with it to unlearn the trick without touching its architecture (so the engine, the
 export and the shipped manifest format stay as they are).
@@ -14,7 +15,8 @@ export and the shipped manifest format stay as they are).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -53,4 +55,29 @@ class SpikePenalty:
 
     def remove(self) -> None:
         for handle in self._handles:
+            handle.remove()
+
+
+@contextmanager
+def record_norm_peaks(generator: nn.Module) -> Iterator[list[float]]:
+    """Within the block, each forward pass of `generator` appends the largest channel peak (in
+    standard deviations) found at any of its instance-norm inputs, batch item by batch item."""
+    per_pass: list[float] = []
+    current: list[torch.Tensor] = []
+
+    def collect(_module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        current.append(channel_peaks(inputs[0]).amax(1))
+
+    def close_pass(_module: nn.Module, _inputs: tuple, _output: torch.Tensor) -> None:
+        if current:
+            per_pass.extend(torch.stack(current).amax(0).tolist())
+            current.clear()
+
+    norms = [m for m in generator.modules() if isinstance(m, nn.InstanceNorm2d)]
+    handles = [m.register_forward_pre_hook(collect) for m in norms]
+    handles.append(generator.register_forward_hook(close_pass))
+    try:
+        yield per_pass
+    finally:
+        for handle in handles:
             handle.remove()

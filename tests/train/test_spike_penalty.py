@@ -54,3 +54,16 @@ def test_training_step_reports_the_spike_loss(dataroot: Path, tmp_path: Path) ->
         losses = trainer.train_step(a, b)
     assert math.isfinite(float(losses["spike"])) and float(losses["spike"]) >= 0
     assert not trainer.spikes.enabled  # switched off outside the generator pass
+
+
+def test_record_norm_peaks_gives_one_figure_per_image() -> None:
+    from models.registry import create_generator
+    from train.spike_penalty import record_norm_peaks
+
+    generator = create_generator("lite").eval()
+    with torch.no_grad(), record_norm_peaks(generator) as peaks:
+        generator(torch.rand(2, 3, 32, 32) * 2 - 1)
+        generator(torch.rand(1, 3, 32, 32) * 2 - 1)
+    assert len(peaks) == 3 and all(0 < p < 32 for p in peaks)  # |z| is bounded by sqrt(H*W)
+    generator(torch.zeros(1, 3, 8, 8))
+    assert len(peaks) == 3  # hooks are gone after the block
