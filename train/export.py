@@ -70,6 +70,11 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
         "hardware": state.get("hardware", ""),
         "exported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    priors = {
+        k: cfg[k] for k in ("lambda_grid", "lambda_tv", "lambda_spike", "cycle_blur", "cycle_noise") if cfg.get(k)
+    }
+    if priors:
+        info["priors"] = priors  # the non-default loss terms it was trained (or fine-tuned) with
     if "teacher" in state:
         info["teacher"] = state["teacher"]
     if "ema" in state:

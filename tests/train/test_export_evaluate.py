@@ -60,6 +60,15 @@ def test_export_then_engine(trained_run: Path, tmp_path: Path, capsys) -> None:
     assert (tmp_path / "s.png").is_file()
 
 
+def test_provenance_names_the_priors_a_run_was_trained_with(trained_run: Path) -> None:
+    from train.export import training_provenance
+
+    state = load_checkpoint(trained_run)
+    state["config"] = {**state["config"], "lambda_spike": 0.05, "lambda_tv": 0.0}
+    priors = training_provenance(state, trained_run)["priors"]
+    assert priors["lambda_spike"] == 0.05 and all(priors.values())  # switched-off terms are left out
+
+
 def test_training_exports_at_the_end(dataroot: Path, tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     args = ["--dataroot", str(dataroot), "--out", str(tmp_path / "run"), "--name", "auto_style", "--ngf", "8",
