@@ -104,8 +104,8 @@ def export_run(
     if (not evaluation or stale) and evaluate:
         from train.evaluate import evaluate_checkpoint_state
 
-        result = evaluate_checkpoint_state(state, run_dir)
-        evaluation = result.summary() if result is not None else {}
+        # What it writes to evaluation.json: the summary plus the step and the test folders.
+        evaluation = read_evaluation(run_dir) if evaluate_checkpoint_state(state, run_dir) is not None else {}
     library = StyleLibrary(Path(library_root) if library_root else None)
     project = library.root.resolve().parent
     training = training_provenance(state, run_dir)

@@ -69,6 +69,19 @@ def test_provenance_names_the_priors_a_run_was_trained_with(trained_run: Path) -
     assert priors["lambda_spike"] == 0.05 and all(priors.values())  # switched-off terms are left out
 
 
+def test_export_evaluate_stores_the_test_folders_it_used(trained_run: Path, tmp_path: Path) -> None:
+    """`--evaluate` on a run without evaluation.json stores the same entry the file gets (the
+    shipped-styles test re-evaluates on the folders it names)."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / "evaluation.json").unlink(missing_ok=True)
+    assert export_main([str(run), "--name", "fresh", "--library", str(tmp_path / "lib"), "--evaluate"]) == 0
+    evaluation = StyleLibrary(tmp_path / "lib").resolve("fresh").evaluation
+    assert evaluation["step"] == 3 and evaluation["photos_dir"].endswith("testA") and "swd" in evaluation
+
+
 def test_training_exports_at_the_end(dataroot: Path, tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     args = ["--dataroot", str(dataroot), "--out", str(tmp_path / "run"), "--name", "auto_style", "--ngf", "8",
