@@ -6,8 +6,8 @@ For test photos and real style images it reports, for the stylized photos and fo
   averaged over levels; ProGAN's per-set normalisation (texture) and a joint one (texture+colour);
 - content preservation vs the input photo: SSIM on luma and Sobel edge correlation;
 - droplet peak: the largest spike at the generator's instance-norm inputs, in standard deviations
-  over the channel (median over photos); droplet blobs sit on spikes of 20-25, while a feature
-  map without one peaks below ~12 (see train/spike_penalty.py);
+  over the channel (median over photos); droplet blobs sit on spikes of 20-28 (the first CPU
+  styles), and the droplet-penalised ones measure 13-16 (see train/spike_penalty.py);
 - stride-locked pattern (hatching, halftone): DFT power at multiples of N/4 over its
   neighbours, median over images (~1-2 for real images; see train/stride_pattern.py), also for
   the real style images as the reference;
@@ -114,7 +114,7 @@ class EvalResult:
             reference = self.grid["style images"]
             lines.append(f"grid peak ratio of the real style images: {reference:.1f} (hatched outputs: 31-72)")
         if self.norm_peak is not None:
-            lines.append(f"droplet peak at the norm inputs: {self.norm_peak:.1f} sigma (droplets sit on 20-25)")
+            lines.append(f"droplet peak at the norm inputs: {self.norm_peak:.1f} sigma (droplets sit on 20-28)")
         if self.cycle_l1 is not None:
             lines.append(f"cycle reconstruction L1 (A->B->A, 0-1 scale): {self.cycle_l1:.4f}")
         if self.ms_per_frame is not None:
