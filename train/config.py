@@ -112,7 +112,8 @@ class TrainConfig:
     library: str | None = _opt(None, "style library folder (default $STYLECAM_WEIGHTS or weights/)")
 
     # Options that may change when a run is resumed; everything else must match the checkpoint.
-    # lambda_grid and lambda_tv are among them so a trained run can be fine-tuned with a texture prior;
+    # lambda_grid, lambda_tv and lambda_spike are among them so a trained run can be fine-tuned with
+    # a texture prior or the droplet penalty;
     # ema_decay and decay_fraction so a finished run can be continued with an average and a gentle
     # (not a full-LR) restart of its schedule.
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(

@@ -32,6 +32,11 @@ def channel_peaks(x: torch.Tensor) -> torch.Tensor:
     return ((x - mean) / std).abs().amax(2)
 
 
+def instance_norms(module: nn.Module) -> list[nn.Module]:
+    """The instance norms inside `module`, whose inputs the penalty and the measurement watch."""
+    return [m for m in module.modules() if isinstance(m, nn.InstanceNorm2d)]
+
+
 class SpikePenalty:
     """Collects sum(relu(peak - sigma)) / channels over the hooked norms since the last `reset()`."""
 
@@ -40,10 +45,9 @@ class SpikePenalty:
         self.total = torch.zeros(())
         self.enabled = False
         self._handles = [
-            module.register_forward_pre_hook(self._collect)
+            norm.register_forward_pre_hook(self._collect)
             for generator in generators
-            for module in generator.modules()
-            if isinstance(module, nn.InstanceNorm2d)
+            for norm in instance_norms(generator)
         ]
 
     def _collect(self, _module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
@@ -74,8 +78,7 @@ def record_norm_peaks(generator: nn.Module) -> Iterator[list[float]]:
             per_pass.extend(torch.stack(current).amax(0).tolist())
             current.clear()
 
-    norms = [m for m in generator.modules() if isinstance(m, nn.InstanceNorm2d)]
-    handles = [m.register_forward_pre_hook(collect) for m in norms]
+    handles = [norm.register_forward_pre_hook(collect) for norm in instance_norms(generator)]
     handles.append(generator.register_forward_hook(close_pass))
     try:
         yield per_pass

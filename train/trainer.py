@@ -197,11 +197,13 @@ class CycleGANTrainer:
             loss_cycle_a = (rec_a.float() - real_a).abs().mean() * cfg.lambda_cycle
             loss_cycle_b = (rec_b.float() - real_b).abs().mean() * cfg.lambda_cycle
             loss_g = loss_g_a + loss_g_b + loss_cycle_a + loss_cycle_b
-            loss_grid = (stride_pattern_loss(fake_b) + stride_pattern_loss(fake_a)) * cfg.lambda_grid
+            # Priors with weight 0 are logged as 0 and not computed (the grid one runs two FFTs).
+            loss_grid = loss_tv = torch.zeros((), device=self.device)
             if cfg.lambda_grid > 0:
+                loss_grid = (stride_pattern_loss(fake_b) + stride_pattern_loss(fake_a)) * cfg.lambda_grid
                 loss_g = loss_g + loss_grid
-            loss_tv = total_variation(fake_b) * cfg.lambda_tv
             if cfg.lambda_tv > 0:
+                loss_tv = total_variation(fake_b) * cfg.lambda_tv
                 loss_g = loss_g + loss_tv
             if lambda_idt > 0:
                 loss_idt_a = (tm["G_A"](real_b).float() - real_b).abs().mean() * lambda_idt
