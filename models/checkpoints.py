@@ -89,7 +89,8 @@ def infer_config(state: dict[str, torch.Tensor], source: Path | str = "weights")
         blocks = {int(m.group(1)) for k in state if (m := re.match(r"blocks\.(\d+)\.", k))}
         smooth = state.get("decoder.0.smooth.weight")
         arch = "lite_hq" if smooth is not None and smooth.shape[1] > 1 else "lite"  # full vs depthwise 3x3
-        return GeneratorConfig(arch, ngf=state["encoder.0.weight"].shape[0], n_blocks=len(blocks))
+        ngf, tone = state["encoder.0.weight"].shape[0], "tone.weight" in state
+        return GeneratorConfig(arch, ngf=ngf, n_blocks=len(blocks), global_tone=tone)
     raise StyleError(
         f"weights file {source} is not a known generator (expected a CycleGAN ResnetGenerator "
         "or a lite generator state_dict); is it a discriminator or another model?"

@@ -16,24 +16,27 @@ class GeneratorConfig:
     """Architecture and hyper-parameters of a generator.
 
     `ngf` is the width of the first layer (doubled at each of the two downsamplings),
-    `n_blocks` the number of residual blocks at the bottleneck.
+    `n_blocks` the number of residual blocks at the bottleneck, `global_tone` adds the lite
+    generators' path that carries the input's global tone past the instance norms.
     """
 
     arch: str = "resnet"
     ngf: int = 64
     n_blocks: int = 9
     dropout: bool = False
+    global_tone: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> GeneratorConfig:
-        known = {k: data[k] for k in ("arch", "ngf", "n_blocks", "dropout") if k in data}
+        known = {k: data[k] for k in ("arch", "ngf", "n_blocks", "dropout", "global_tone") if k in data}
         return cls(**known)
 
     def describe(self) -> str:
-        return f"{self.arch} ngf={self.ngf} blocks={self.n_blocks}" + (" dropout" if self.dropout else "")
+        extras = (" dropout" if self.dropout else "") + (" global-tone" if self.global_tone else "")
+        return f"{self.arch} ngf={self.ngf} blocks={self.n_blocks}{extras}"
 
 
 # Named presets: what a user types on the command line (`--generator resnet_9blocks`).

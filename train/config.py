@@ -41,6 +41,11 @@ class TrainConfig:
     generator: str = _opt("lite", "generator preset", choices=tuple(PRESETS))
     ngf: int | None = _opt(None, "override the preset's first-layer width")
     n_blocks: int | None = _opt(None, "override the preset's number of residual blocks")
+    global_tone: bool = _opt(
+        False,
+        "lite generators: carry the input's global tone past the instance norms (without it every "
+        "photo comes out in about the same overall tone); may be switched on when resuming a run",
+    )
     ndf: int = _opt(64, "discriminator first-layer width")
     d_layers: int = _opt(3, "discriminator strided layers (3 = 70x70 PatchGAN)")
     gan_loss: str = _opt("lsgan", "adversarial loss", choices=GAN_LOSSES)
@@ -115,11 +120,11 @@ class TrainConfig:
     # lambda_grid, lambda_tv and lambda_spike are among them so a trained run can be fine-tuned with
     # a texture prior or the droplet penalty;
     # ema_decay and decay_fraction so a finished run can be continued with an average and a gentle
-    # (not a full-LR) restart of its schedule.
+    # (not a full-LR) restart of its schedule; global_tone so a trained run can grow that path.
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_spike", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_spike", "global_tone", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 
@@ -129,6 +134,7 @@ class TrainConfig:
             base,
             ngf=self.ngf if self.ngf is not None else base.ngf,
             n_blocks=self.n_blocks if self.n_blocks is not None else base.n_blocks,
+            global_tone=self.global_tone,
         )
 
     def run_dir(self) -> Path:
@@ -153,6 +159,8 @@ class TrainConfig:
     def validate(self) -> None:
         if self.crop_size < 16 or self.crop_size % 4:
             raise StyleCamError(f"--crop-size {self.crop_size} must be a multiple of 4 and at least 16")
+        if self.global_tone and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
+            raise StyleCamError(f"--global-tone is for the lite generators, not {self.generator}")
         if self.load_size < self.crop_size:
             raise StyleCamError(f"--load-size {self.load_size} is smaller than --crop-size {self.crop_size}")
         if self.batch_size < 1 or self.n_critic < 1 or self.pool_size < 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import itertools
 import math
 import platform
@@ -51,6 +52,38 @@ from train.spike_penalty import SpikePenalty
 from train.stride_pattern import stride_pattern_loss
 
 SAMPLE_COUNT = 4
+
+
+def _tone_parameters(*generators: nn.Module) -> set[int]:
+    return {id(p) for g in generators if getattr(g, "tone", None) is not None for p in g.tone.parameters()}
+
+
+def _load_weights(model: nn.Module, weights: dict, adds_tone: bool) -> None:
+    """Strict load, except that a generator gaining the global-tone path keeps its zero init."""
+    missing, unexpected = model.load_state_dict(weights, strict=not adds_tone)
+    absent = [k for k in missing if not k.startswith("tone.")]
+    if absent or unexpected:
+        raise RuntimeError(f"missing keys {absent[:3]}, unexpected keys {unexpected[:3]}")
+
+
+def _optimizer_state_with_new_params(saved: dict, optimizer: torch.optim.Optimizer, new: set[int]) -> dict:
+    """`saved` (an optimizer state without the parameters in `new`) re-indexed for `optimizer`,
+    which has them: the old parameters keep their Adam moments, the new ones start without."""
+    state, old_index, new_index = {}, 0, 0
+    groups = []
+    for group, saved_group in zip(optimizer.param_groups, saved["param_groups"], strict=True):
+        indices = []
+        for p in group["params"]:
+            if id(p) not in new:
+                if old_index in saved["state"]:
+                    state[new_index] = saved["state"][old_index]
+                old_index += 1
+            indices.append(new_index)
+            new_index += 1
+        groups.append({**saved_group, "params": indices})
+    if old_index != sum(len(g["params"]) for g in saved["param_groups"]):
+        raise RuntimeError("the generators' optimizer state does not match their parameters")
+    return {"state": state, "param_groups": groups}
 
 
 def init_weights(model: nn.Module, gain: float = 0.02) -> nn.Module:
@@ -309,19 +342,26 @@ class CycleGANTrainer:
 
     def load_state_dict(self, state: dict, source: str = "checkpoint") -> None:
         saved = GeneratorConfig.from_dict(state["generator_config"])
-        if saved != self.gen_config:
+        adds_tone = self.gen_config.global_tone and not saved.global_tone
+        if (
+            dataclasses.replace(saved, global_tone=self.gen_config.global_tone if adds_tone else saved.global_tone)
+            != self.gen_config
+        ):
             raise StyleCamError(
                 f"{source} was trained with generator {saved.describe()}, not {self.gen_config.describe()}; "
-                "resume without --generator/--ngf/--n-blocks or start a new run"
+                "resume without --generator/--ngf/--n-blocks/--no-global-tone or start a new run"
             )
         for name, model in self.models.items():
             try:
-                model.load_state_dict(state["models"][name])
+                _load_weights(model, state["models"][name], adds_tone)
             except (RuntimeError, KeyError) as err:
                 first = str(err).strip().splitlines()[0][:160]
                 raise StyleCamError(f"{source}: {name} does not match this run's architecture ({first})") from err
         for key, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][key])
+            saved_opt = state["optimizers"][key]
+            if adds_tone and key == "G":
+                saved_opt = _optimizer_state_with_new_params(saved_opt, opt, _tone_parameters(self.g_a, self.g_b))
+            opt.load_state_dict(saved_opt)
         for key, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][key])
         for key, scaler in self.scalers.items():
@@ -332,7 +372,7 @@ class CycleGANTrainer:
         self.last_losses = dict(state.get("last_losses", {}))
         if self.ema is not None:
             if "ema" in state:
-                self.ema.load_state_dict(state["ema"])
+                self.ema.load_state_dict(state["ema"], strict=not adds_tone)
             else:  # EMA switched on when resuming: start the average at the resumed weights
                 self.ema.restart_from_sources()
         ranks = state.get("rank_states", [])

@@ -3,8 +3,11 @@ out a buffer that the next frame overwrites."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
+import torch
 
 from models.backends import openvino_available
 from models.engine import InferenceEngine
@@ -21,9 +24,10 @@ def frames(h: int = 48, w: int = 64, n: int = 2) -> list[np.ndarray]:
 
 
 @needs_openvino
-@pytest.mark.parametrize("arch", ["lite", "lite_hq", "resnet"])
+@pytest.mark.parametrize("arch", ["lite", "lite_hq", "resnet", "lite_hq+tone"])
 def test_openvino_matches_pytorch(arch: str) -> None:
-    model, _ = tiny_generator(arch)
+    name, _, tone = arch.partition("+")
+    model, _ = tiny_generator(name, global_tone=bool(tone)) if tone else tiny_generator(name)
     outputs = []
     for backend in ("openvino", "torch"):
         engine = InferenceEngine(device="cpu", size=None, backend=backend)
@@ -89,3 +93,19 @@ def test_ctrl_c_after_an_engine_is_released_does_not_crash() -> None:
         [sys.executable, "-c", CTRL_C_AFTER_ENGINES_ARE_GONE], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0 and "caught 1" in run.stdout, (run.returncode, run.stderr[-1000:])
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_folded_pixel_scaling_keeps_the_global_tone_path_exact(backend: str) -> None:
+    """The engine folds BGR->RGB and [0,255]->[-1,1] into the first and last convolutions; the
+    global-tone path reads the first one's output, so its frames must equal the plain generator's."""
+    model, _ = tiny_generator("lite", global_tone=True)
+    assert float(model.tone.weight.detach().abs().sum()) > 0
+    frame = frames()[0]
+    engine = InferenceEngine(device="cpu", size=None, backend=backend)
+    engine.set_style(copy.deepcopy(model), "tone")
+    got = engine.process(frame).astype(int)
+    rgb = torch.from_numpy(frame[..., ::-1].copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        expected = ((model(rgb)[0].permute(1, 2, 0).numpy()[..., ::-1] + 1) * 127.5).round()
+    assert np.abs(got - expected).max() <= 1

@@ -41,3 +41,21 @@ def test_patch_discriminator_sees_70px_patches() -> None:
     assert out.shape == (1, 1, 30, 30)  # the reference 70x70 PatchGAN's grid at 256
     keys = set(disc.state_dict())
     assert {"model.0.weight", "model.2.weight", "model.11.weight"} <= keys
+
+
+@pytest.mark.parametrize("arch", ["lite", "lite_hq"])
+def test_global_tone_starts_as_a_no_op_then_carries_the_input_brightness(arch: str) -> None:
+    """Instance norms erase a scene's overall brightness; the global-tone path gives it back.
+    At its zero init the generator computes exactly what the same weights without it compute."""
+    torch.manual_seed(0)
+    toned = create_generator(GeneratorConfig(arch, ngf=8, n_blocks=2, global_tone=True)).eval()
+    plain = create_generator(GeneratorConfig(arch, ngf=8, n_blocks=2)).eval()
+    plain.load_state_dict({k: v for k, v in toned.state_dict().items() if not k.startswith("tone.")})
+    scene = torch.rand(1, 3, 48, 64) * 0.5
+    dark, bright = scene - 0.75, scene + 0.25  # the same picture, 0.5 (a quarter of the range) brighter
+    with torch.no_grad():
+        assert torch.equal(toned(dark), plain(dark))
+        assert float((plain(bright) - plain(dark)).abs().mean()) < 0.02  # the norms erased the change
+        toned.tone.weight.copy_(torch.eye(8) * 0.05)
+        change = toned(bright).mean() - toned(dark).mean()
+    assert abs(float(change)) > 0.02

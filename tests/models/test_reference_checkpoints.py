@@ -70,6 +70,8 @@ def test_infer_config_tells_the_lite_decoders_apart(arch: str) -> None:
     """A loose lite or lite_hq weights file is rebuilt as the architecture it was saved from."""
     state = create_generator(GeneratorConfig(arch, ngf=8, n_blocks=3)).state_dict()
     assert infer_config(state) == GeneratorConfig(arch, ngf=8, n_blocks=3)
+    toned = create_generator(GeneratorConfig(arch, ngf=8, n_blocks=3, global_tone=True)).state_dict()
+    assert infer_config(toned) == GeneratorConfig(arch, ngf=8, n_blocks=3, global_tone=True)
 
 
 def test_import_style_command_converts_into_library(tmp_path: Path) -> None:

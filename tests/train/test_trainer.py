@@ -221,3 +221,27 @@ def test_cycle_blur_low_passes_what_the_reverse_generator_sees(dataroot: Path, t
     assert fake.grad is not None and float(fake.grad.abs().sum()) > 0
     for a, b in _batches(blurred.config, 2):
         assert all(math.isfinite(float(v)) for v in blurred.train_step(a, b).values())
+
+
+def test_resume_can_switch_the_global_tone_path_on(dataroot: Path, tmp_path: Path) -> None:
+    """A trained run gains the global-tone path when resumed with it: the old weights and Adam
+    moments carry over, the new path starts at zero and grows; switching it off again is refused."""
+    run_training(tiny_config(dataroot, tmp_path, max_steps=2, save_every=2), quiet=True)
+    before = load_checkpoint(tmp_path)
+    toned = tiny_config(dataroot, tmp_path, max_steps=2, global_tone=True)
+    trainer = CycleGANTrainer(toned, total_steps=4)
+    trainer.load_state_dict(before)
+    old_moments = before["optimizers"]["G"]["state"]
+    assert torch.equal(trainer.g_a.tone.weight, torch.zeros_like(trainer.g_a.tone.weight))
+    first_old = trainer.g_a.encoder[0].weight
+    assert torch.equal(trainer.opt_g.state[first_old]["exp_avg"], old_moments[0]["exp_avg"])
+    assert torch.equal(trainer.g_a.encoder[0].weight, before["models"]["G_A"]["encoder.0.weight"])
+    for a, b in _batches(toned, 2):
+        trainer.train_step(a, b)
+    assert float(trainer.g_a.tone.weight.abs().sum()) > 0 and float(trainer.g_b.tone.weight.abs().sum()) > 0
+
+    run_training(tiny_config(dataroot, tmp_path, max_steps=4, global_tone=True), resume_state=before, quiet=True)
+    after = load_checkpoint(tmp_path)
+    assert after["generator_config"]["global_tone"] and "tone.weight" in after["models"]["G_A"]
+    with pytest.raises(StyleCamError, match="global-tone"):
+        run_training(tiny_config(dataroot, tmp_path, max_steps=6), resume_state=after, quiet=True)
