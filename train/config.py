@@ -46,6 +46,12 @@ class TrainConfig:
         "lite generators: carry the input's global tone past the instance norms (without it every "
         "photo comes out in about the same overall tone); may be switched on when resuming a run",
     )
+    tone_only: bool = _opt(
+        False,
+        "train only the generators' global-tone path (with --global-tone; the discriminators train "
+        "as usual): fine-tunes how much of a scene's overall tone a trained style keeps, without "
+        "letting the rest of the generator drift",
+    )
     ndf: int = _opt(64, "discriminator first-layer width")
     d_layers: int = _opt(3, "discriminator strided layers (3 = 70x70 PatchGAN)")
     gan_loss: str = _opt("lsgan", "adversarial loss", choices=GAN_LOSSES)
@@ -124,7 +130,7 @@ class TrainConfig:
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_spike", "global_tone", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_spike", "global_tone", "tone_only", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 
@@ -161,6 +167,8 @@ class TrainConfig:
             raise StyleCamError(f"--crop-size {self.crop_size} must be a multiple of 4 and at least 16")
         if self.global_tone and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
             raise StyleCamError(f"--global-tone is for the lite generators, not {self.generator}")
+        if self.tone_only and not self.global_tone:
+            raise StyleCamError("--tone-only trains the global-tone path: add --global-tone")
         if self.load_size < self.crop_size:
             raise StyleCamError(f"--load-size {self.load_size} is smaller than --crop-size {self.crop_size}")
         if self.batch_size < 1 or self.n_critic < 1 or self.pool_size < 0:

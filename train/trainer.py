@@ -157,6 +157,10 @@ class CycleGANTrainer:
         self.g_b = self._prepare(init_weights(create_generator(self.gen_config), config.init_gain))  # B -> A
         self.d_a = self._prepare(init_weights(self._discriminator(), config.init_gain))  # judges B images
         self.d_b = self._prepare(init_weights(self._discriminator(), config.init_gain))  # judges A images
+        if config.tone_only:  # before DDP wraps them, so it ignores the frozen parameters
+            for generator in (self.g_a, self.g_b):
+                for name, p in generator.named_parameters():
+                    p.requires_grad_(name.startswith("tone."))
         self.models = {"G_A": self.g_a, "G_B": self.g_b, "D_A": self.d_a, "D_B": self.d_b}
         self.train_models = {name: self._wrap(m) for name, m in self.models.items()}
         generators = {"G_A": self.g_a, "G_B": self.g_b}

@@ -238,10 +238,24 @@ def test_resume_can_switch_the_global_tone_path_on(dataroot: Path, tmp_path: Pat
     assert torch.equal(trainer.g_a.encoder[0].weight, before["models"]["G_A"]["encoder.0.weight"])
     for a, b in _batches(toned, 2):
         trainer.train_step(a, b)
-    assert float(trainer.g_a.tone.weight.abs().sum()) > 0 and float(trainer.g_b.tone.weight.abs().sum()) > 0
+    assert float(trainer.g_a.tone.weight.detach().abs().sum()) > 0 and float(trainer.g_b.tone.weight.detach().abs().sum()) > 0
 
     run_training(tiny_config(dataroot, tmp_path, max_steps=4, global_tone=True), resume_state=before, quiet=True)
     after = load_checkpoint(tmp_path)
     assert after["generator_config"]["global_tone"] and "tone.weight" in after["models"]["G_A"]
     with pytest.raises(StyleCamError, match="global-tone"):
         run_training(tiny_config(dataroot, tmp_path, max_steps=6), resume_state=after, quiet=True)
+
+
+def test_tone_only_trains_the_tone_path_and_the_discriminators(dataroot: Path, tmp_path: Path) -> None:
+    config = tiny_config(dataroot, tmp_path, global_tone=True, tone_only=True)
+    trainer = CycleGANTrainer(config, total_steps=4)
+    body = {k: v.clone() for k, v in trainer.g_a.state_dict().items() if not k.startswith("tone.")}
+    disc = {k: v.clone() for k, v in trainer.d_a.state_dict().items()}
+    for a, b in _batches(config, 2):
+        trainer.train_step(a, b)
+    assert all(torch.equal(v, trainer.g_a.state_dict()[k]) for k, v in body.items())
+    assert float(trainer.g_a.tone.weight.detach().abs().sum()) > 0
+    assert any(not torch.equal(v, trainer.d_a.state_dict()[k]) for k, v in disc.items())
+    with pytest.raises(StyleCamError, match="add --global-tone"):
+        tiny_config(dataroot, tmp_path, tone_only=True).validate()
