@@ -238,7 +238,10 @@ def test_resume_can_switch_the_global_tone_path_on(dataroot: Path, tmp_path: Pat
     assert torch.equal(trainer.g_a.encoder[0].weight, before["models"]["G_A"]["encoder.0.weight"])
     for a, b in _batches(toned, 2):
         trainer.train_step(a, b)
-    assert float(trainer.g_a.tone.weight.detach().abs().sum()) > 0 and float(trainer.g_b.tone.weight.detach().abs().sum()) > 0
+    assert (
+        float(trainer.g_a.tone.weight.detach().abs().sum()) > 0
+        and float(trainer.g_b.tone.weight.detach().abs().sum()) > 0
+    )
 
     run_training(tiny_config(dataroot, tmp_path, max_steps=4, global_tone=True), resume_state=before, quiet=True)
     after = load_checkpoint(tmp_path)
