@@ -75,10 +75,13 @@ class GlobalTone(nn.Module):
     against 30-31 for the prints and the photos themselves, and that alone made its coarsest SWD
     level worse than the unstylized photos'. This path takes the spatial mean of the stem
     convolution's output (before its norm: an affine function of the input's mean colour, and
-    unchanged by the engine folding the pixel scaling into that convolution) and adds a learned,
-    spatially constant vector to the decoder's last features.
+    unchanged by the engine folding the pixel scaling into that convolution), subtracts `center`,
+    that mean averaged over the training images of the input domain (`calibrate`), and adds a
+    learned projection of the difference to the decoder's last features. So it carries how a
+    scene differs from the average one and cannot move the style's own average tone: with a
+    free bias it learned to darken every output towards the photos (SWD+colour 155 -> 166).
 
-    The projection is plain parameters rather than an `nn.Linear`, so the trainer's random init
+    The projection is a plain parameter rather than an `nn.Linear`, so the trainer's random init
     leaves it at zero: switching the path on for a trained model changes nothing until fine-tuning
     grows it. GAIN lets Adam grow it within a fine-tune's few thousand small-learning-rate steps.
     """
@@ -88,12 +91,21 @@ class GlobalTone(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(channels, channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("center", torch.zeros(channels))
+
+    @staticmethod
+    def stem_mean(stem: torch.Tensor) -> torch.Tensor:
+        return stem.mean(dim=(2, 3), dtype=torch.float32)
+
+    @torch.no_grad()
+    def calibrate(self, stem_means: torch.Tensor) -> None:
+        """`center` = the mean of `stem_mean` over a domain's images, (N, C)."""
+        self.center.copy_(stem_means.mean(dim=0))
 
     def forward(self, stem: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) stem output -> (N, C, 1, 1) shift for the decoder's last features."""
-        mean = stem.mean(dim=(2, 3), dtype=torch.float32).to(stem.dtype)
-        return (self.GAIN * F.linear(mean, self.weight, self.bias))[:, :, None, None]
+        deviation = self.stem_mean(stem) - self.center.float()
+        return (self.GAIN * F.linear(deviation, self.weight.float())).to(stem.dtype)[:, :, None, None]
 
 
 @register_generator("lite")

@@ -135,6 +135,9 @@ def _cpu_model() -> str:
     return ""
 
 
+TONE_CALIBRATION_IMAGES = 64
+
+
 class CycleGANTrainer:
     """Models, optimisers, schedulers, scalers and pools of one process, and one training step."""
 
@@ -183,6 +186,7 @@ class CycleGANTrainer:
         self.pool_b = ImagePool(config.pool_size, pool_seed + 1)  # fake B images, for D_A
         torch.manual_seed(config.seed + 7919 * (dist_info.rank + 1))  # per-rank stream for GP draws
         self.step = 0
+        self.tone_added = False  # set by load_state_dict when a resumed run gains the tone path
         self.train_seconds = 0.0
         self.last_losses: dict[str, float] = {}
 
@@ -314,6 +318,19 @@ class CycleGANTrainer:
         return [t.float().cpu() for t in (real_a, fake_b, rec_a, real_b, fake_a, rec_b)]
 
     # -- state ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def calibrate_tone(self, dataset: UnpairedDataset, images: int = TONE_CALIBRATION_IMAGES) -> None:
+        """Centre each generator's global-tone path on its input domain: the stem's mean output
+        over the first `images` training samples (the same on every rank)."""
+        pairs = [dataset[i] for i in range(min(images, len(dataset)))]
+        for generator, domain in ((self.g_a, 0), (self.g_b, 1)):
+            stem = generator.encoder[0]
+            means = torch.cat([generator.tone.stem_mean(stem(p[domain][None].to(self.device))) for p in pairs])
+            generator.tone.calibrate(means)
+        if self.ema is not None:
+            for name, generator in (("G_A", self.g_a), ("G_B", self.g_b)):
+                self.ema.shadows[name].tone.center.copy_(generator.tone.center)
+
     def rank_state(self) -> dict:
         """What differs between processes: pools and RNG states."""
         return {
@@ -371,6 +388,7 @@ class CycleGANTrainer:
         for key, scaler in self.scalers.items():
             if state["scalers"].get(key):
                 scaler.load_state_dict(state["scalers"][key])
+        self.tone_added = adds_tone
         self.step = int(state["step"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.last_losses = dict(state.get("last_losses", {}))
@@ -467,6 +485,8 @@ def _run(
     trainer = CycleGANTrainer(config, total, device, info)
     if resume_state is not None:
         trainer.load_state_dict(resume_state, "resume checkpoint")
+    if trainer.gen_config.global_tone and (resume_state is None or trainer.tone_added):
+        trainer.calibrate_tone(dataset)
     say(f"data: {scan_a.summary()}; {scan_b.summary()}")
     say(
         f"run {run_dir}: {trainer.gen_config.describe()} generators, {config.gan_loss} loss, crop {config.crop_size}, "

@@ -246,6 +246,10 @@ def test_resume_can_switch_the_global_tone_path_on(dataroot: Path, tmp_path: Pat
     run_training(tiny_config(dataroot, tmp_path, max_steps=4, global_tone=True), resume_state=before, quiet=True)
     after = load_checkpoint(tmp_path)
     assert after["generator_config"]["global_tone"] and "tone.weight" in after["models"]["G_A"]
+    # Centred on each generator's input domain (red photos vs blue prints), so they differ.
+    centers = [after["models"][g]["tone.center"] for g in ("G_A", "G_B")]
+    assert float(centers[0].abs().sum()) > 0 and not torch.allclose(centers[0], centers[1])
+    assert torch.equal(after["ema"]["models"]["G_A"]["tone.center"], centers[0]) if "ema" in after else True
     with pytest.raises(StyleCamError, match="global-tone"):
         run_training(tiny_config(dataroot, tmp_path, max_steps=6), resume_state=after, quiet=True)
 
@@ -262,3 +266,18 @@ def test_tone_only_trains_the_tone_path_and_the_discriminators(dataroot: Path, t
     assert any(not torch.equal(v, trainer.d_a.state_dict()[k]) for k, v in disc.items())
     with pytest.raises(StyleCamError, match="add --global-tone"):
         tiny_config(dataroot, tmp_path, tone_only=True).validate()
+
+
+def test_calibrated_tone_path_keeps_the_average_tone(dataroot: Path, tmp_path: Path) -> None:
+    """Centred on the training images, the path shifts a brighter or darker scene but leaves the
+    average one where the style put it: its mean shift over the calibration images is zero."""
+    config = tiny_config(dataroot, tmp_path, global_tone=True)
+    trainer = CycleGANTrainer(config, total_steps=4)
+    a, b = config.domain_dirs()
+    dataset = UnpairedDataset(scan_folder(a).files, scan_folder(b).files, 36, 32, True, 0)
+    trainer.calibrate_tone(dataset, images=4)
+    tone = trainer.g_a.tone
+    with torch.no_grad():
+        tone.weight.normal_(0.0, 0.1)
+        shifts = torch.cat([tone(trainer.g_a.encoder[0](dataset[i][0][None])) for i in range(4)])
+    assert float(shifts.mean(0).abs().max()) < 1e-4 < float(shifts.std(0).max())
