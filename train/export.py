@@ -75,6 +75,8 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
     }
     if priors:
         info["priors"] = priors  # the non-default loss terms it was trained (or fine-tuned) with
+    if cfg.get("tone_only"):
+        info["tone_only"] = True  # the last fine-tune trained only the global-tone path
     if "teacher" in state:
         info["teacher"] = state["teacher"]
     if "ema" in state:
