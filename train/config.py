@@ -85,6 +85,11 @@ class TrainConfig:
         "generators' instance norms, the cause of bright/dark droplet blobs (see "
         "train/spike_penalty.py); meant for fine-tuning a trained run; 0 = off",
     )
+    spike_sigma: float = _opt(
+        10.0,
+        "the droplet penalty's threshold in standard deviations: peaks above it are penalised "
+        "(the shipped styles' remaining blotches sit on peaks of 12-14)",
+    )
     ema_decay: float = _opt(
         0.0,
         "keep an exponential moving average of the generators' weights with this decay per step "
@@ -130,7 +135,7 @@ class TrainConfig:
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_spike", "global_tone", "tone_only", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 
@@ -173,6 +178,8 @@ class TrainConfig:
             raise StyleCamError(f"--load-size {self.load_size} is smaller than --crop-size {self.crop_size}")
         if self.batch_size < 1 or self.n_critic < 1 or self.pool_size < 0:
             raise StyleCamError("--batch-size and --n-critic must be >= 1 and --pool-size >= 0")
+        if self.spike_sigma <= 0:
+            raise StyleCamError(f"--spike-sigma {self.spike_sigma} must be positive")
         if not 0.0 <= self.decay_fraction <= 1.0:
             raise StyleCamError(f"--decay-fraction {self.decay_fraction} must be between 0 and 1")
         if self.cycle_blur < 0 or self.cycle_noise < 0:

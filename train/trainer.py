@@ -171,7 +171,7 @@ class CycleGANTrainer:
         # What samples and exports show: the EMA shadows when there are any, else the raw weights.
         self.output_generators = self.ema.shadows if self.ema else generators
         # Hooked after the EMA copies its shadows, so only the trained generators carry the hooks.
-        self.spikes = SpikePenalty(generators.values()) if config.lambda_spike > 0 else None
+        self.spikes = SpikePenalty(generators.values(), config.spike_sigma) if config.lambda_spike > 0 else None
 
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(itertools.chain(self.g_a.parameters(), self.g_b.parameters()), config.lr, betas)
