@@ -94,17 +94,17 @@ class GlobalTone(nn.Module):
         self.register_buffer("center", torch.zeros(channels))
 
     @staticmethod
-    def stem_mean(stem: torch.Tensor) -> torch.Tensor:
+    def _stem_mean(stem: torch.Tensor) -> torch.Tensor:
         return stem.mean(dim=(2, 3), dtype=torch.float32)
 
     @torch.no_grad()
-    def calibrate(self, stem_means: torch.Tensor) -> None:
-        """`center` = the mean of `stem_mean` over a domain's images, (N, C)."""
-        self.center.copy_(stem_means.mean(dim=0))
+    def calibrate(self, stem: torch.Tensor) -> None:
+        """`center` = the stem's spatial mean averaged over a domain's images, (N, C, H, W)."""
+        self.center.copy_(self._stem_mean(stem).mean(dim=0))
 
     def forward(self, stem: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) stem output -> (N, C, 1, 1) shift for the decoder's last features."""
-        deviation = self.stem_mean(stem) - self.center.float()
+        deviation = self._stem_mean(stem) - self.center.float()
         return (self.GAIN * F.linear(deviation, self.weight.float())).to(stem.dtype)[:, :, None, None]
 
 
@@ -136,6 +136,11 @@ class LiteGenerator(nn.Module):
         # Registered last: its parameters follow the ones a checkpoint without it holds, which
         # lets the trainer switch it on when resuming such a run (train/trainer.py).
         self.tone = GlobalTone(c0) if config.global_tone else None
+
+    @torch.no_grad()
+    def calibrate_tone(self, images: torch.Tensor) -> None:
+        """Centre the global-tone path on a batch of its input domain's images (RGB in [-1, 1])."""
+        self.tone.calibrate(self.encoder[0](images))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, h, w = pad_to_multiple(x, 4)

@@ -324,9 +324,7 @@ class CycleGANTrainer:
         over the first `images` training samples (the same on every rank)."""
         pairs = [dataset[i] for i in range(min(images, len(dataset)))]
         for generator, domain in ((self.g_a, 0), (self.g_b, 1)):
-            stem = generator.encoder[0]
-            means = torch.cat([generator.tone.stem_mean(stem(p[domain][None].to(self.device))) for p in pairs])
-            generator.tone.calibrate(means)
+            generator.calibrate_tone(torch.stack([p[domain] for p in pairs]).to(self.device))
         if self.ema is not None:
             for name, generator in (("G_A", self.g_a), ("G_B", self.g_b)):
                 self.ema.shadows[name].tone.center.copy_(generator.tone.center)
@@ -364,10 +362,7 @@ class CycleGANTrainer:
     def load_state_dict(self, state: dict, source: str = "checkpoint") -> None:
         saved = GeneratorConfig.from_dict(state["generator_config"])
         adds_tone = self.gen_config.global_tone and not saved.global_tone
-        if (
-            dataclasses.replace(saved, global_tone=self.gen_config.global_tone if adds_tone else saved.global_tone)
-            != self.gen_config
-        ):
+        if (dataclasses.replace(saved, global_tone=True) if adds_tone else saved) != self.gen_config:
             raise StyleCamError(
                 f"{source} was trained with generator {saved.describe()}, not {self.gen_config.describe()}; "
                 "resume without --generator/--ngf/--n-blocks/--no-global-tone or start a new run"
