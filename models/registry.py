@@ -17,7 +17,9 @@ class GeneratorConfig:
 
     `ngf` is the width of the first layer (doubled at each of the two downsamplings),
     `n_blocks` the number of residual blocks at the bottleneck, `global_tone` adds the lite
-    generators' path that carries the input's global tone past the instance norms.
+    generators' path that carries the input's global tone past the instance norms, and
+    `norm_clip` (lite generators, 0 = off) caps the decoder's normalised activations at that many
+    standard deviations.
     """
 
     arch: str = "resnet"
@@ -25,17 +27,19 @@ class GeneratorConfig:
     n_blocks: int = 9
     dropout: bool = False
     global_tone: bool = False
+    norm_clip: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> GeneratorConfig:
-        known = {k: data[k] for k in ("arch", "ngf", "n_blocks", "dropout", "global_tone") if k in data}
+        known = {k: data[k] for k in ("arch", "ngf", "n_blocks", "dropout", "global_tone", "norm_clip") if k in data}
         return cls(**known)
 
     def describe(self) -> str:
         extras = (" dropout" if self.dropout else "") + (" global-tone" if self.global_tone else "")
+        extras += f" norm-clip={self.norm_clip:g}" if self.norm_clip else ""
         return f"{self.arch} ngf={self.ngf} blocks={self.n_blocks}{extras}"
 
 

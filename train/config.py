@@ -52,6 +52,12 @@ class TrainConfig:
         "as usual): fine-tunes how much of a scene's overall tone a trained style keeps, without "
         "letting the rest of the generator drift",
     )
+    norm_clip: float = _opt(
+        0.0,
+        "lite generators: cap the decoder's normalised activations at this many standard deviations "
+        "(4 keeps droplet peaks from reaching the image as saturated spots; 0 = off); may change "
+        "when resuming a run",
+    )
     ndf: int = _opt(64, "discriminator first-layer width")
     d_layers: int = _opt(3, "discriminator strided layers (3 = 70x70 PatchGAN)")
     gan_loss: str = _opt("lsgan", "adversarial loss", choices=GAN_LOSSES)
@@ -131,11 +137,12 @@ class TrainConfig:
     # lambda_grid, lambda_tv and lambda_spike are among them so a trained run can be fine-tuned with
     # a texture prior or the droplet penalty;
     # ema_decay and decay_fraction so a finished run can be continued with an average and a gentle
-    # (not a full-LR) restart of its schedule; global_tone so a trained run can grow that path.
+    # (not a full-LR) restart of its schedule; global_tone so a trained run can grow that path;
+    # norm_clip (parameter-free) so a trained run can be fine-tuned under the cap.
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "norm_clip", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 
@@ -146,6 +153,7 @@ class TrainConfig:
             ngf=self.ngf if self.ngf is not None else base.ngf,
             n_blocks=self.n_blocks if self.n_blocks is not None else base.n_blocks,
             global_tone=self.global_tone,
+            norm_clip=self.norm_clip,
         )
 
     def run_dir(self) -> Path:
@@ -172,6 +180,10 @@ class TrainConfig:
             raise StyleCamError(f"--crop-size {self.crop_size} must be a multiple of 4 and at least 16")
         if self.global_tone and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
             raise StyleCamError(f"--global-tone is for the lite generators, not {self.generator}")
+        if self.norm_clip and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
+            raise StyleCamError(f"--norm-clip is for the lite generators, not {self.generator}")
+        if self.norm_clip < 0:
+            raise StyleCamError(f"--norm-clip {self.norm_clip} must be >= 0 (0 = off)")
         if self.tone_only and not self.global_tone:
             raise StyleCamError("--tone-only trains the global-tone path: add --global-tone")
         if self.load_size < self.crop_size:

@@ -362,7 +362,11 @@ class CycleGANTrainer:
     def load_state_dict(self, state: dict, source: str = "checkpoint") -> None:
         saved = GeneratorConfig.from_dict(state["generator_config"])
         adds_tone = self.gen_config.global_tone and not saved.global_tone
-        if (dataclasses.replace(saved, global_tone=True) if adds_tone else saved) != self.gen_config:
+        # Switching the tone path on, and any decoder cap (parameter-free), are allowed changes.
+        allowed = dataclasses.replace(
+            saved, global_tone=saved.global_tone or adds_tone, norm_clip=self.gen_config.norm_clip
+        )
+        if allowed != self.gen_config:
             raise StyleCamError(
                 f"{source} was trained with generator {saved.describe()}, not {self.gen_config.describe()}; "
                 "resume without --generator/--ngf/--n-blocks/--no-global-tone or start a new run"

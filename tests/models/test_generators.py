@@ -59,3 +59,32 @@ def test_global_tone_starts_as_a_no_op_then_carries_the_input_brightness(arch: s
         toned.tone.weight.copy_(torch.eye(8) * 0.05)
         change = toned(bright).mean() - toned(dark).mean()
     assert abs(float(change)) > 0.02
+
+
+@pytest.mark.parametrize("arch", ["lite", "lite_hq"])
+def test_norm_clip_caps_the_decoder_and_loads_the_same_weights(arch: str) -> None:
+    """The cap is parameter-free: weights move between capped and uncapped generators as they are.
+    It changes only pixels fed by decoder activations above the cap (a droplet's spike)."""
+    torch.manual_seed(0)
+    plain = create_generator(GeneratorConfig(arch, ngf=8, n_blocks=2)).eval()
+    capped = create_generator(GeneratorConfig(arch, ngf=8, n_blocks=2, norm_clip=1.5)).eval()
+    capped.load_state_dict(plain.state_dict(), strict=True)
+    peaks: list[float] = []
+    for up in capped.decoder[:2]:
+        up.post.register_forward_hook(lambda _m, _i, out: peaks.append(float(out.max())))
+    x = torch.rand(1, 3, 40, 48) * 2 - 1
+    with torch.no_grad():
+        y_plain, y_capped = plain(x), capped(x)
+    assert max(peaks) <= 1.5
+    assert not torch.equal(y_plain, y_capped)  # random weights put some activations over 1.5 sigma
+    loose = create_generator(GeneratorConfig(arch, ngf=8, n_blocks=2, norm_clip=1e6)).eval()
+    loose.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        assert torch.equal(loose(x), y_plain)
+
+
+def test_norm_clip_is_part_of_the_stored_config() -> None:
+    config = GeneratorConfig("lite_hq", ngf=16, n_blocks=9, norm_clip=4.0)
+    assert GeneratorConfig.from_dict(config.to_dict()) == config
+    assert "norm-clip=4" in config.describe()
+    assert GeneratorConfig.from_dict({"arch": "lite", "ngf": 16, "n_blocks": 9}).norm_clip == 0.0

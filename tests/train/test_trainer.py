@@ -254,6 +254,21 @@ def test_resume_can_switch_the_global_tone_path_on(dataroot: Path, tmp_path: Pat
         run_training(tiny_config(dataroot, tmp_path, max_steps=6), resume_state=after, quiet=True)
 
 
+def test_resume_can_fine_tune_under_a_decoder_cap(dataroot: Path, tmp_path: Path) -> None:
+    """--norm-clip adds no parameters, so a trained run can be resumed under it (and the export's
+    config records it); the architecture itself still may not change."""
+    run_training(tiny_config(dataroot, tmp_path, max_steps=2, save_every=2), quiet=True)
+    run_training(
+        tiny_config(dataroot, tmp_path, max_steps=3, norm_clip=4.0), resume_state=load_checkpoint(tmp_path), quiet=True
+    )
+    after = load_checkpoint(tmp_path)
+    assert after["step"] == 3 and after["generator_config"]["norm_clip"] == 4.0
+    with pytest.raises(StyleCamError, match="was trained with generator"):
+        run_training(tiny_config(dataroot, tmp_path, max_steps=4, n_blocks=3), resume_state=after, quiet=True)
+    with pytest.raises(StyleCamError, match="must be >= 0"):
+        tiny_config(dataroot, tmp_path, norm_clip=-1.0).validate()
+
+
 def test_tone_only_trains_the_tone_path_and_the_discriminators(dataroot: Path, tmp_path: Path) -> None:
     config = tiny_config(dataroot, tmp_path, global_tone=True, tone_only=True)
     trainer = CycleGANTrainer(config, total_steps=4)
