@@ -59,8 +59,9 @@ class ResizeConvUp(nn.Module):
     With `clip` > 0 the ReLU after the norm becomes a ReLU capped at `clip` (standard deviations,
     as the norm's output is standardised), at no extra cost. Its inputs' peaks of 12-16 sigma,
     what is left of the droplet trick (train/spike_penalty.py), reach the last convolution as a
-    few saturated colour spots; capped at 4 they no longer do, and the shipped styles' SWD+colour
-    to the paintings dropped by 7-25% with their texture SWD level or better (README, "Styles").
+    few saturated colour spots; capped at 4 their cores come out paler, and the styles' SWD+colour
+    to the paintings dropped by 7-25% with texture SWD level or better. It does not remove a
+    blob's rim: on Van Gogh the rims stayed as red spots, so that style ships uncapped (README).
     """
 
     def __init__(self, cin: int, cout: int, full_conv: bool = False, clip: float = 0.0) -> None:

@@ -55,7 +55,7 @@ class TrainConfig:
     norm_clip: float = _opt(
         0.0,
         "lite generators: cap the decoder's normalised activations at this many standard deviations "
-        "(4 keeps droplet peaks from reaching the image as saturated spots; 0 = off); may change "
+        "(4 pales the cores of what is left of droplet blobs; 0 = off); may change "
         "when resuming a run",
     )
     ndf: int = _opt(64, "discriminator first-layer width")
