@@ -11,7 +11,9 @@ Where the compute goes and what was changed (measured with `python main.py bench
   depthwise ones there, strongly textured styles came out as a regular 4-pixel hatching;
 - `global_tone` (a config flag) adds `GlobalTone`, which gives back the input's overall tone
   that the instance norms take away;
-- `norm_clip` (a config value) caps the decoder's normalised activations (see `ResizeConvUp`).
+- `norm_clip` (a config value) caps the decoder's normalised activations (see `ResizeConvUp`);
+- `decoder_norm="demod"` replaces the decoder's instance norms by weight demodulation
+  (`DemodConv2d`), the cure StyleGAN2 found for droplet artefacts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from torch import nn
 
 from models.padding import pad_to_multiple
 from models.registry import GeneratorConfig, register_generator
+
+DECODER_NORMS = ("instance", "demod")
 
 
 def _norm_relu(channels: int) -> list[nn.Module]:
@@ -50,6 +54,21 @@ class SeparableResBlock(nn.Module):
         return x + self.body(x)
 
 
+class DemodConv2d(nn.Conv2d):
+    """A convolution whose filters are rescaled to unit L2 norm per output channel on every call
+    (StyleGAN2's weight demodulation, without the style modulation).
+
+    For inputs of unit variance its outputs keep unit variance, as an instance norm's would, but
+    the scale comes from the weights rather than from the image: a generator cannot shrink a
+    feature map by planting one huge spike in it, the trick behind droplet blobs
+    (Karras et al. 2020, section 2.2). The keys of its state are a plain convolution's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight
+        w = w * torch.rsqrt(w.float().square().sum(dim=(1, 2, 3), keepdim=True) + 1e-8).to(w.dtype)
+        return self._conv_forward(x, w, self.bias)
+
+
 class ResizeConvUp(nn.Module):
     """1x1 channel reduction, x2 bilinear resize, 3x3 convolution: a checkerboard-free upsampling
     whose resize and higher-resolution work run on the reduced channel count. The 3x3 is
@@ -64,14 +83,15 @@ class ResizeConvUp(nn.Module):
     blob's rim: on Van Gogh the rims stayed as red spots, so that style ships uncapped (README).
     """
 
-    def __init__(self, cin: int, cout: int, full_conv: bool = False, clip: float = 0.0) -> None:
+    def __init__(self, cin: int, cout: int, full_conv: bool = False, clip: float = 0.0, demod: bool = False) -> None:
         super().__init__()
-        self.reduce = nn.Conv2d(cin, cout, 1, bias=True)
+        conv = DemodConv2d if demod else nn.Conv2d
+        self.reduce = conv(cin, cout, 1, bias=True)
         self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
-        self.smooth = nn.Conv2d(cout, cout, 3, padding=1, groups=1 if full_conv else cout, bias=True)
+        self.smooth = conv(cout, cout, 3, padding=1, groups=1 if full_conv else cout, bias=True)
         # Parameter-free either way, so weights trained with or without the cap load into both.
         cap = nn.Hardtanh(0.0, clip) if clip > 0 else nn.ReLU(True)
-        self.post = nn.Sequential(nn.InstanceNorm2d(cout), cap)
+        self.post = nn.Sequential(cap) if demod else nn.Sequential(nn.InstanceNorm2d(cout), cap)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.post(self.smooth(self.up(self.reduce(x))))
@@ -129,6 +149,9 @@ class LiteGenerator(nn.Module):
         super().__init__()
         self.config = config
         c0, c1, c2 = config.ngf, config.ngf * 2, config.ngf * 4
+        if config.decoder_norm not in DECODER_NORMS:
+            raise ValueError(f"unknown decoder_norm {config.decoder_norm!r}; choose one of {DECODER_NORMS}")
+        demod = config.decoder_norm == "demod"
         self.encoder = nn.Sequential(
             nn.Conv2d(3, c0, 3, padding=1, padding_mode="reflect"),
             *_norm_relu(c0),
@@ -139,8 +162,8 @@ class LiteGenerator(nn.Module):
         )
         self.blocks = nn.Sequential(*[SeparableResBlock(c2) for _ in range(config.n_blocks)])
         self.decoder = nn.Sequential(
-            ResizeConvUp(c2, c1, self.full_conv_up, config.norm_clip),
-            ResizeConvUp(c1, c0, self.full_conv_up, config.norm_clip),
+            ResizeConvUp(c2, c1, self.full_conv_up, config.norm_clip, demod),
+            ResizeConvUp(c1, c0, self.full_conv_up, config.norm_clip, demod),
             nn.Conv2d(c0, 3, 3, padding=1, padding_mode="reflect"),
             nn.Tanh(),
         )

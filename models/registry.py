@@ -19,7 +19,9 @@ class GeneratorConfig:
     `n_blocks` the number of residual blocks at the bottleneck, `global_tone` adds the lite
     generators' path that carries the input's global tone past the instance norms, and
     `norm_clip` (lite generators, 0 = off) caps the decoder's normalised activations at that many
-    standard deviations.
+    standard deviations, and `decoder_norm` (lite generators) picks how the decoder's upsampling
+    stages are normalised: "instance" (per image, as in CycleGAN) or "demod" (weight
+    demodulation, which depends on no image statistics and so gives droplets no cause).
     """
 
     arch: str = "resnet"
@@ -28,18 +30,24 @@ class GeneratorConfig:
     dropout: bool = False
     global_tone: bool = False
     norm_clip: float = 0.0
+    decoder_norm: str = "instance"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> GeneratorConfig:
-        known = {k: data[k] for k in ("arch", "ngf", "n_blocks", "dropout", "global_tone", "norm_clip") if k in data}
+        known = {
+            k: data[k]
+            for k in ("arch", "ngf", "n_blocks", "dropout", "global_tone", "norm_clip", "decoder_norm")
+            if k in data
+        }
         return cls(**known)
 
     def describe(self) -> str:
         extras = (" dropout" if self.dropout else "") + (" global-tone" if self.global_tone else "")
         extras += f" norm-clip={self.norm_clip:g}" if self.norm_clip else ""
+        extras += f" decoder-norm={self.decoder_norm}" if self.decoder_norm != "instance" else ""
         return f"{self.arch} ngf={self.ngf} blocks={self.n_blocks}{extras}"
 
 

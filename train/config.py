@@ -58,6 +58,12 @@ class TrainConfig:
         "(4 pales the cores of what is left of droplet blobs; 0 = off); may change "
         "when resuming a run",
     )
+    decoder_norm: str = _opt(
+        "instance",
+        "lite generators: how the decoder's upsampling stages are normalised: per image (instance, "
+        "as in CycleGAN) or by weight demodulation (demod: no image statistics, so no droplet blobs)",
+        choices=("instance", "demod"),
+    )
     ndf: int = _opt(64, "discriminator first-layer width")
     d_layers: int = _opt(3, "discriminator strided layers (3 = 70x70 PatchGAN)")
     gan_loss: str = _opt("lsgan", "adversarial loss", choices=GAN_LOSSES)
@@ -154,6 +160,7 @@ class TrainConfig:
             n_blocks=self.n_blocks if self.n_blocks is not None else base.n_blocks,
             global_tone=self.global_tone,
             norm_clip=self.norm_clip,
+            decoder_norm=self.decoder_norm,
         )
 
     def run_dir(self) -> Path:
@@ -182,6 +189,8 @@ class TrainConfig:
             raise StyleCamError(f"--global-tone is for the lite generators, not {self.generator}")
         if self.norm_clip and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
             raise StyleCamError(f"--norm-clip is for the lite generators, not {self.generator}")
+        if self.decoder_norm != "instance" and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
+            raise StyleCamError(f"--decoder-norm is for the lite generators, not {self.generator}")
         if self.norm_clip < 0:
             raise StyleCamError(f"--norm-clip {self.norm_clip} must be >= 0 (0 = off)")
         if self.tone_only and not self.global_tone:

@@ -96,11 +96,14 @@ def test_ctrl_c_after_an_engine_is_released_does_not_crash() -> None:
 
 
 @pytest.mark.parametrize("backend", ["auto", "torch"])
-@pytest.mark.parametrize("extra", [{"global_tone": True}, {"global_tone": True, "norm_clip": 1.0}])
+@pytest.mark.parametrize(
+    "extra",
+    [{"global_tone": True}, {"global_tone": True, "norm_clip": 1.0}, {"global_tone": True, "decoder_norm": "demod"}],
+)
 def test_folded_pixel_scaling_keeps_the_global_tone_path_exact(backend: str, extra: dict) -> None:
     """The engine folds BGR->RGB and [0,255]->[-1,1] into the first and last convolutions; the
     global-tone path reads the first one's output, so its frames must equal the plain generator's
-    (with the decoder's cap too, which the OpenVINO export must keep)."""
+    (with the decoder's cap or its demodulated convolutions too, which the OpenVINO export must keep)."""
     model, _ = tiny_generator("lite", **extra)
     assert float(model.tone.weight.detach().abs().sum()) > 0
     frame = frames()[0]

@@ -88,3 +88,22 @@ def test_norm_clip_is_part_of_the_stored_config() -> None:
     assert GeneratorConfig.from_dict(config.to_dict()) == config
     assert "norm-clip=4" in config.describe()
     assert GeneratorConfig.from_dict({"arch": "lite", "ngf": 16, "n_blocks": 9}).norm_clip == 0.0
+
+
+@pytest.mark.parametrize("arch", ["lite", "lite_hq"])
+def test_demodulated_decoder_uses_no_image_statistics(arch: str) -> None:
+    """With decoder_norm="demod" the decoder has no instance norm, so a spike in one place cannot
+    change the picture elsewhere through the statistics; each filter is scaled to unit norm, so
+    rescaling a decoder convolution's weights leaves the output as it was."""
+    torch.manual_seed(0)
+    model = create_generator(GeneratorConfig(arch, ngf=8, n_blocks=2, decoder_norm="demod")).eval()
+    assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in model.decoder.modules())
+    x = torch.rand(1, 3, 32, 40) * 2 - 1
+    with torch.no_grad():
+        y = model(x)
+        model.decoder[0].smooth.weight.mul_(7.0)
+        assert torch.allclose(model(x), y, atol=1e-5)
+    plain_keys = set(create_generator(GeneratorConfig(arch, ngf=8, n_blocks=2)).state_dict())
+    assert set(model.state_dict()) == plain_keys
+    with pytest.raises(ValueError, match="unknown decoder_norm"):
+        create_generator(GeneratorConfig(arch, ngf=8, n_blocks=2, decoder_norm="batch"))
