@@ -4,7 +4,7 @@ describes a generator completely (it is stored beside every set of weights)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from torch import nn
 
@@ -37,12 +37,8 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> GeneratorConfig:
-        known = {
-            k: data[k]
-            for k in ("arch", "ngf", "n_blocks", "dropout", "global_tone", "norm_clip", "decoder_norm")
-            if k in data
-        }
-        return cls(**known)
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
     def describe(self) -> str:
         extras = (" dropout" if self.dropout else "") + (" global-tone" if self.global_tone else "")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import StyleCamError
+from models.lite_generator import DECODER_NORMS
 from models.registry import PRESETS, GeneratorConfig
 
 GAN_LOSSES = ("lsgan", "vanilla", "wgangp", "hinge")
@@ -62,7 +63,7 @@ class TrainConfig:
         "instance",
         "lite generators: how the decoder's upsampling stages are normalised: per image (instance, "
         "as in CycleGAN) or by weight demodulation (demod: no image statistics, so no droplet blobs)",
-        choices=("instance", "demod"),
+        choices=DECODER_NORMS,
     )
     ndf: int = _opt(64, "discriminator first-layer width")
     d_layers: int = _opt(3, "discriminator strided layers (3 = 70x70 PatchGAN)")
@@ -185,12 +186,11 @@ class TrainConfig:
     def validate(self) -> None:
         if self.crop_size < 16 or self.crop_size % 4:
             raise StyleCamError(f"--crop-size {self.crop_size} must be a multiple of 4 and at least 16")
-        if self.global_tone and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
-            raise StyleCamError(f"--global-tone is for the lite generators, not {self.generator}")
-        if self.norm_clip and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
-            raise StyleCamError(f"--norm-clip is for the lite generators, not {self.generator}")
-        if self.decoder_norm != "instance" and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
-            raise StyleCamError(f"--decoder-norm is for the lite generators, not {self.generator}")
+        lite_only = {"--global-tone": self.global_tone, "--norm-clip": bool(self.norm_clip),
+                     "--decoder-norm": self.decoder_norm != "instance"}  # fmt: skip
+        for flag, used in lite_only.items():
+            if used and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
+                raise StyleCamError(f"{flag} is for the lite generators, not {self.generator}")
         if self.norm_clip < 0:
             raise StyleCamError(f"--norm-clip {self.norm_clip} must be >= 0 (0 = off)")
         if self.tone_only and not self.global_tone:
