@@ -4,6 +4,7 @@ python main.py                      open the app (live stylized camera)
 python main.py stylize IN OUT --style NAME_OR_FILE
 python main.py styles               list the style library
 python main.py import-style FILE --name NAME
+python main.py remove-style NAME
 python main.py bench                measure generators and the engine on this machine
 """
 
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--name", required=True)
     imp.add_argument("--display-name")
     imp.add_argument("--default", action="store_true", help="make it the default style")
+
+    remove = sub.add_parser("remove-style", help="delete a style from the library (its entry and weights file)")
+    remove.add_argument("name")
 
     sub.add_parser(
         "bench", help="measure generators and the engine on this machine (see `bench --help`)", add_help=False
@@ -102,13 +106,27 @@ def cmd_import_style(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_remove_style(args: argparse.Namespace) -> int:
+    from models.style_library import StyleLibrary
+
+    library = StyleLibrary()
+    library.remove_style(args.name)
+    print(f"removed style {args.name!r} from {library.root} (default now: {library.default_style_name()})")
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from app.launch import run_app
 
     return run_app(args)
 
 
-COMMANDS = {"stylize": cmd_stylize, "styles": cmd_styles, "import-style": cmd_import_style}
+COMMANDS = {
+    "stylize": cmd_stylize,
+    "styles": cmd_styles,
+    "import-style": cmd_import_style,
+    "remove-style": cmd_remove_style,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

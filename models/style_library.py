@@ -217,6 +217,20 @@ class StyleLibrary:
         manifest["default"] = name
         self._write_manifest(manifest)
 
+    def remove_style(self, name: str) -> None:
+        """Drop a style's entry and its weights file; the default moves to the first style left."""
+        manifest = self._read_manifest()
+        entry = manifest["styles"].pop(name, None)
+        if entry is None:
+            known = ", ".join(manifest["styles"]) or "none"
+            raise StyleError(f"style {name!r} is not in the library {self.manifest_path} ({known})")
+        if manifest["default"] == name:
+            manifest["default"] = next(iter(manifest["styles"]), None)
+        # The manifest goes first: a crash in between leaves a stray file, never an entry without one.
+        self._write_manifest(manifest)
+        if not any(e.get("file") == entry.get("file") for e in manifest["styles"].values()):
+            (self.root / entry["file"]).unlink(missing_ok=True)
+
     def _write_manifest(self, manifest: dict) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=MANIFEST_NAME, suffix=".tmp", dir=self.root)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import torch
 
 from models.errors import StyleError
 from models.style_library import StyleLibrary
-from tests.conftest import tiny_generator
+from tests.conftest import REPO, tiny_generator
 
 
 def test_round_trip_and_default(library: StyleLibrary) -> None:
@@ -23,6 +25,17 @@ def test_round_trip_and_default(library: StyleLibrary) -> None:
         assert torch.equal(a, b), k
     manifest = json.loads(library.manifest_path.read_text())
     assert set(manifest["styles"]["alpha"]) >= {"display_name", "architecture", "sha256", "training", "file"}
+
+
+def test_remove_style_from_the_command_line(library: StyleLibrary) -> None:
+    cli = [sys.executable, "main.py", "remove-style"]
+    done = subprocess.run([*cli, "alpha"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert library.names() == ["beta"] and library.default_style_name() == "beta"
+    assert not (library.root / "alpha.safetensors").exists()
+    missing = subprocess.run([*cli, "alpha"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0 and "'alpha' is not in the library" in missing.stderr
+    assert missing.stderr.count("\n") == 1, missing.stderr  # one line, no traceback
 
 
 @pytest.mark.parametrize(
