@@ -19,6 +19,7 @@ from models.errors import StyleCamError
 from models.registry import GeneratorConfig, create_generator
 from models.style_library import Style, StyleLibrary
 from train.checkpoint import load_checkpoint, resolve_checkpoint
+from train.spike_penalty import DEFAULT_SIGMA
 
 EVALUATION_FILE = "evaluation.json"
 
@@ -73,6 +74,8 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
     priors = {
         k: cfg[k] for k in ("lambda_grid", "lambda_tv", "lambda_spike", "cycle_blur", "cycle_noise") if cfg.get(k)
     }
+    if priors.get("lambda_spike") and cfg.get("spike_sigma", DEFAULT_SIGMA) != DEFAULT_SIGMA:
+        priors["spike_sigma"] = cfg["spike_sigma"]  # the penalty's threshold, when not the default
     if priors:
         info["priors"] = priors  # the non-default loss terms it was trained (or fine-tuned) with
     if cfg.get("tone_only"):

@@ -67,6 +67,9 @@ def test_provenance_names_the_priors_a_run_was_trained_with(trained_run: Path) -
     state["config"] = {**state["config"], "lambda_spike": 0.05, "lambda_tv": 0.0}
     priors = training_provenance(state, trained_run)["priors"]
     assert priors["lambda_spike"] == 0.05 and all(priors.values())  # switched-off terms are left out
+    assert "spike_sigma" not in priors  # the default threshold goes without saying
+    state["config"]["spike_sigma"] = 6.0
+    assert training_provenance(state, trained_run)["priors"]["spike_sigma"] == 6.0
 
 
 def test_export_evaluate_stores_the_test_folders_it_used(trained_run: Path, tmp_path: Path) -> None:
