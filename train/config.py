@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from models.registry import PRESETS, GeneratorConfig
 
 GAN_LOSSES = ("lsgan", "vanilla", "wgangp", "hinge")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+DEFAULT_NAME = "style"
 
 
 def _opt(default: Any, help: str, choices: tuple | None = None, **extra: Any) -> Any:
@@ -34,7 +36,7 @@ def _opt(default: Any, help: str, choices: tuple | None = None, **extra: Any) ->
 class TrainConfig:
     """Everything that defines a CycleGAN training run (stored inside its checkpoints)."""
 
-    name: str = _opt("style", "run and style name; the run goes to runs/NAME unless --out is given")
+    name: str = _opt(DEFAULT_NAME, "run and style name; the run goes to runs/NAME unless --out is given")
     dataroot: str | None = _opt(None, "folder with trainA/ (photos) and trainB/ (style), optionally testA/ testB/")
     data_a: str | None = _opt(None, "folder of domain A images (photos); overrides DATAROOT/trainA")
     data_b: str | None = _opt(None, "folder of domain B images (the style); overrides DATAROOT/trainB")
@@ -166,6 +168,15 @@ class TrainConfig:
 
     def run_dir(self) -> Path:
         return Path(self.out) if self.out else Path("runs") / self.name
+
+    def style_name(self) -> str:
+        """The name a finished run is exported under: --export-name, else --name; with only --out
+        given, the run folder's name, so `--out runs/ukiyoe_v2` does not export as 'style'."""
+        if self.export_name:
+            return self.export_name
+        if self.out and self.name == DEFAULT_NAME:
+            return re.sub(r"[^A-Za-z0-9_.-]", "_", Path(self.out).name).lstrip("_.-") or DEFAULT_NAME
+        return self.name
 
     def domain_dirs(self) -> tuple[Path, Path]:
         """Training folders for A and B; a clear error when neither form was given."""

@@ -601,7 +601,7 @@ def _data_info(config: TrainConfig, scan_a: object, scan_b: object) -> dict:
 def _export_finished(config: TrainConfig, run_dir: Path, say) -> None:
     from train.export import export_run
 
-    style = export_run(run_dir, config.export_name or config.name, library_root=config.library, evaluate=True)
+    style = export_run(run_dir, config.style_name(), library_root=config.library, evaluate=True)
     say(f"exported style {style.name!r} to {style.path}")
 
 

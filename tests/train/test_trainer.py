@@ -12,7 +12,7 @@ import torch
 from models.errors import StyleCamError
 from train import trainer as trainer_mod
 from train.checkpoint import load_checkpoint
-from train.config import GAN_LOSSES
+from train.config import GAN_LOSSES, TrainConfig
 from train.data import UnpairedDataset, scan_folder
 from train.trainer import CycleGANTrainer, lr_factor, run_training
 
@@ -55,6 +55,13 @@ def test_every_gan_loss_runs(loss: str, dataroot: Path, tmp_path: Path) -> None:
         assert set(losses) >= {"D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B"}
         assert all(math.isfinite(float(v)) for v in losses.values()), losses
     assert any(not torch.equal(p0, p) for p0, p in zip(before, t.d_a.parameters(), strict=True))
+
+
+def test_export_name_follows_the_run_folder_when_only_out_is_given() -> None:
+    assert TrainConfig(out="runs/ukiyoe v2").style_name() == "ukiyoe_v2"  # not the default 'style'
+    assert TrainConfig(name="monet", out="runs/x").style_name() == "monet"
+    assert TrainConfig(name="monet", export_name="monet_ft").style_name() == "monet_ft"
+    assert TrainConfig().style_name() == "style"
 
 
 def test_lr_schedule_constant_then_linear_decay() -> None:
