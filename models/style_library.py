@@ -33,11 +33,19 @@ from models.registry import GeneratorConfig
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST_NAME = "manifest.json"
+# A style name is a file name on every OS and a CLI argument: letters and digits first, then those or "_.-".
+NAME_CHARS = "A-Za-z0-9_.-"
+STYLE_NAME = re.compile(f"[A-Za-z0-9][{NAME_CHARS}]*")
 
 
 def default_library_root() -> Path:
     """`$STYLECAM_WEIGHTS` if set (tests, portable installs), else the repo's `weights/`."""
     return Path(os.environ.get("STYLECAM_WEIGHTS", DEFAULT_ROOT))
+
+
+def usable_style_name(text: str) -> str:
+    """`text` as a valid style name (other characters become '_', leading '_.-' go); '' if none is left."""
+    return re.sub(f"[^{NAME_CHARS}]", "_", text).lstrip("_.-")
 
 
 @dataclass
@@ -181,7 +189,7 @@ class StyleLibrary:
         make_default: bool = False,
     ) -> Style:
         """Write a generator into the library (safetensors + manifest entry with provenance)."""
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        if not STYLE_NAME.fullmatch(name):
             raise StyleError(f"style name {name!r} is not usable; use letters, digits, '-', '_' or '.'")
         target = self.root / f"{name}.safetensors"
         save_generator(target, model, config)

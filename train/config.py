@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from models.errors import StyleCamError
 from models.lite_generator import DECODER_NORMS
 from models.registry import PRESETS, GeneratorConfig
+from models.style_library import usable_style_name
 
 GAN_LOSSES = ("lsgan", "vanilla", "wgangp", "hinge")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -175,7 +175,7 @@ class TrainConfig:
         if self.export_name:
             return self.export_name
         if self.out and self.name == DEFAULT_NAME:
-            return re.sub(r"[^A-Za-z0-9_.-]", "_", Path(self.out).name).lstrip("_.-") or DEFAULT_NAME
+            return usable_style_name(Path(self.out).name) or DEFAULT_NAME
         return self.name
 
     def domain_dirs(self) -> tuple[Path, Path]:
