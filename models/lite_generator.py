@@ -13,7 +13,8 @@ Where the compute goes and what was changed (measured with `python main.py bench
   that the instance norms take away;
 - `norm_clip` (a config value) caps the decoder's normalised activations (see `ResizeConvUp`);
 - `decoder_norm="demod"` replaces the decoder's instance norms by weight demodulation
-  (`DemodConv2d`), the cure StyleGAN2 found for droplet artefacts.
+  (`DemodConv2d`), the cure StyleGAN2 found for droplet artefacts;
+- `palette` (a config flag) ends it with the colour map fitted after training (models/palette.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.padding import pad_to_multiple
+from models.palette import PaletteMap
 from models.registry import GeneratorConfig, register_generator
 
 DECODER_NORMS = ("instance", "demod")
@@ -170,6 +172,7 @@ class LiteGenerator(nn.Module):
         # Registered last: its parameters follow the ones a checkpoint without it holds, which
         # lets the trainer switch it on when resuming such a run (train/trainer.py).
         self.tone = GlobalTone(c0) if config.global_tone else None
+        self.palette = PaletteMap() if config.palette else None  # last: see models/palette.py
 
     @torch.no_grad()
     def calibrate_tone(self, images: torch.Tensor) -> None:
@@ -179,10 +182,14 @@ class LiteGenerator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, h, w = pad_to_multiple(x, 4)
         if self.tone is None:
-            return self.decoder(self.blocks(self.encoder(x)))[..., :h, :w]
-        stem = self.encoder[0](x)
-        features = self.decoder[:2](self.blocks(self.encoder[1:](stem)))
-        return self.decoder[2:](features + self.tone(stem))[..., :h, :w]
+            y = self.decoder(self.blocks(self.encoder(x)))
+        else:
+            stem = self.encoder[0](x)
+            features = self.decoder[:2](self.blocks(self.encoder[1:](stem)))
+            y = self.decoder[2:](features + self.tone(stem))
+        if self.palette is not None:
+            y = self.palette(y)
+        return y[..., :h, :w]
 
 
 @register_generator("lite_hq")

@@ -22,6 +22,8 @@ class GeneratorConfig:
     standard deviations, and `decoder_norm` (lite generators) picks how the decoder's upsampling
     stages are normalised: "instance" (per image, as in CycleGAN) or "demod" (weight
     demodulation, which depends on no image statistics and so gives droplets no cause).
+    `palette` ends the generator with the fixed colour map fitted after training
+    (models/palette.py).
     """
 
     arch: str = "resnet"
@@ -31,6 +33,7 @@ class GeneratorConfig:
     global_tone: bool = False
     norm_clip: float = 0.0
     decoder_norm: str = "instance"
+    palette: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,6 +47,7 @@ class GeneratorConfig:
         extras = (" dropout" if self.dropout else "") + (" global-tone" if self.global_tone else "")
         extras += f" norm-clip={self.norm_clip:g}" if self.norm_clip else ""
         extras += f" decoder-norm={self.decoder_norm}" if self.decoder_norm != "instance" else ""
+        extras += " palette" if self.palette else ""
         return f"{self.arch} ngf={self.ngf} blocks={self.n_blocks}{extras}"
 
 

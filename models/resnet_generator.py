@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from models.padding import pad_to_multiple
+from models.palette import PaletteMap
 from models.registry import GeneratorConfig, register_generator
 
 
@@ -62,7 +63,11 @@ class ResnetGenerator(nn.Module):
             ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+        self.palette = PaletteMap() if config.palette else None  # last: see models/palette.py
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, h, w = pad_to_multiple(x, 4)
-        return self.model(x)[..., :h, :w]
+        y = self.model(x)
+        if self.palette is not None:
+            y = self.palette(y)
+        return y[..., :h, :w]

@@ -252,10 +252,12 @@ def evaluate_checkpoint_state(
     style_images = style_images or (root / "testB" if root and (root / "testB").is_dir() else None)
     if photos is None or style_images is None:
         return None
-    forward, backward, _ = run_generators(state)
+    forward, backward, config = run_generators(state)
     kwargs.setdefault("sheet", Path(run_dir) / "evaluation_sheet.png")
     result = evaluate_generators(forward, backward, photos, style_images, **kwargs)
-    summary = {**result.summary(), "step": state["step"], "photos_dir": str(photos), "style_dir": str(style_images)}
+    # step and generator tell export which of the run's checkpoints these figures are for
+    summary = {**result.summary(), "step": state["step"], "generator": config.describe(),
+               "photos_dir": str(photos), "style_dir": str(style_images)}  # fmt: skip
     (Path(run_dir) / EVALUATION_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     return result
 

@@ -80,6 +80,8 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
         info["priors"] = priors  # the non-default loss terms it was trained (or fine-tuned) with
     if cfg.get("tone_only"):
         info["tone_only"] = True  # the last fine-tune trained only the global-tone path
+    if "palette" in state:
+        info["palette"] = state["palette"]  # what each generator's colour map was fitted on
     if "teacher" in state:
         info["teacher"] = state["teacher"]
     if "ema" in state:
@@ -105,12 +107,17 @@ def export_run(
     run_dir = run_folder(run)
     generator, _, config = run_generators(state)
     evaluation = read_evaluation(run_dir)
-    stale = evaluation.get("step") != state["step"]  # evaluated an earlier checkpoint of this run
+    # evaluated another checkpoint of this run: an earlier step, or the same one without its palette
+    stale = (
+        evaluation.get("step") != state["step"] or evaluation.get("generator", config.describe()) != config.describe()
+    )
     if (not evaluation or stale) and evaluate:
         from train.evaluate import evaluate_checkpoint_state
 
         # What it writes to evaluation.json: the summary plus the step and the test folders.
         evaluation = read_evaluation(run_dir) if evaluate_checkpoint_state(state, run_dir) is not None else {}
+    elif stale:
+        evaluation = {}  # another checkpoint's figures must not ship with this one's weights
     library = StyleLibrary(Path(library_root) if library_root else None)
     project = library.root.resolve().parent
     training = training_provenance(state, run_dir)

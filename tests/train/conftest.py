@@ -57,3 +57,13 @@ def tiny_config(dataroot: Path, out: Path, **overrides: object) -> TrainConfig:
     }
     base.update(overrides)
     return TrainConfig(**base)
+
+
+@pytest.fixture(scope="session")
+def trained_run(dataroot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3-step tiny run on the synthetic domains (tests that change its files copy it first)."""
+    from train.trainer import run_training
+
+    out = tmp_path_factory.mktemp("run")
+    run_training(tiny_config(dataroot, out, max_steps=3), quiet=True)
+    return out

@@ -19,16 +19,7 @@ from train.export import run_generators
 from train.metrics import frechet_distance, reinhard_transfer, sliced_wasserstein, swd, swd_descriptors
 from train.trainer import main as train_main
 
-from .conftest import SHARED_DATA, tiny_config
-
-
-@pytest.fixture(scope="module")
-def trained_run(dataroot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from train.trainer import run_training
-
-    out = tmp_path_factory.mktemp("run")
-    run_training(tiny_config(dataroot, out, max_steps=3), quiet=True)
-    return out
+from .conftest import SHARED_DATA
 
 
 def test_export_then_engine(trained_run: Path, tmp_path: Path, capsys) -> None:
