@@ -88,11 +88,16 @@ def cmd_styles(args: argparse.Namespace) -> int:
     if not styles:
         print(f"no styles in {library.root}; add one with `python main.py import-style FILE --name NAME`")
         return 0
-    print(f"{'name':<16} {'display name':<20} {'architecture':<28} {'size':>9}  device")
+    # columns as wide as their longest entry, so long names and architectures stay aligned
+    name_w = max(15, *(len(s.name) for s in styles))
+    shown_w = max(20, *(len(s.display_name) for s in styles))
+    arch_w = max(28, *(len(s.config.describe()) for s in styles))
+    print(f"{'name':<{name_w + 1}} {'display name':<{shown_w}} {'architecture':<{arch_w}} {'size':>9}  device")
     for s in styles:
         mark = "*" if s.name == default else " "
         print(
-            f"{mark}{s.name:<15} {s.display_name:<20} {s.config.describe():<28} {s.size_bytes() / 1e6:>7.2f}MB  {device}"
+            f"{mark}{s.name:<{name_w}} {s.display_name:<{shown_w}} {s.config.describe():<{arch_w}}"
+            f" {s.size_bytes() / 1e6:>7.2f}MB  {device}"
         )
     print(f"(* default; library: {library.root})")
     return 0

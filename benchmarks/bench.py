@@ -363,7 +363,7 @@ def _p95(row: dict, key: str) -> str:
 
 def print_table(results: list[dict]) -> None:
     print(
-        f"\n{'generator':<16}{'GMACs@256':>10} {'device':<7}{'size':<9}{'naive':>8}{'p95':>8}{'eager':>8}"
+        f"\n{'generator':<24}{'GMACs@256':>10} {'device':<7}{'size':<9}{'naive':>8}{'p95':>8}{'eager':>8}"
         f"{'bare':>8}{'p95':>7}{'engine':>8}{'p95':>7}{'eng/bare':>9}{'fps':>7}{'naive/eng':>10}{'RSS MiB':>8}"
         f"{'bf16':>7}{'PSNR':>6}"
     )
@@ -375,7 +375,7 @@ def print_table(results: list[dict]) -> None:
             low_psnr = row.get("bf16_psnr_db", row.get("fp16_psnr_db"))
             bf16_psnr = f"{low_psnr:.0f}" if low_psnr is not None else "-"
             print(
-                f"{r['generator']:<16}{r['gmacs_256']:>10.2f} {dev:<7}{label:<9}{_ms(row, 'naive'):>8}"
+                f"{r['generator']:<24}{r['gmacs_256']:>10.2f} {dev:<7}{label:<9}{_ms(row, 'naive'):>8}"
                 f"{_p95(row, 'naive'):>8}{_ms(row, 'eager'):>8}{_ms(row, 'bare'):>8}{_p95(row, 'bare'):>7}"
                 f"{_ms(row, 'engine'):>8}{_p95(row, 'engine'):>7}{row['engine_over_bare']:>8.2f}x"
                 f"{row['engine_fps']:>7.1f}{speedup:>10}{mem:>8.0f}{_ms(row, 'bf16'):>7}{bf16_psnr:>6}"
@@ -396,7 +396,7 @@ def print_scaling(results: list[dict]) -> None:
     print(
         "\nscaling with pixel count (vs the first size; time/pixels 1.00 = linear). 'bare'/'eager' come from one"
         "\nround-robin loop over all sizes (load-robust); rows without it use the per-size engine medians."
-        f"\n{'generator':<16}{'device':<7}{'size':<9}{'pixels':>8}{'backend':>9}{'time/pixels':>12}{'eager':>8}"
+        f"\n{'generator':<24}{'device':<7}{'size':<9}{'pixels':>8}{'backend':>9}{'time/pixels':>12}{'eager':>8}"
         f"{'time/pixels':>12}{'us/kpixel':>10}"
     )
     for r in results:
@@ -423,7 +423,7 @@ def print_scaling(results: list[dict]) -> None:
                 eager_s = f"{'-':>8}{'-':>12}"
             per_kpx = backend[label] * 1000.0 / (h * w / 1000.0)
             print(
-                f"{r['generator']:<16}{dev:<7}{label:<9}{px:>7.2f}x{ratio:>8.2f}x{ratio / px:>12.2f}{eager_s}"
+                f"{r['generator']:<24}{dev:<7}{label:<9}{px:>7.2f}x{ratio:>8.2f}x{ratio / px:>12.2f}{eager_s}"
                 f"{per_kpx:>10.1f}"
             )
 
@@ -434,16 +434,16 @@ def print_e2e(results: list[dict]) -> None:
         return
     print("\nend to end through the app's threads: 1280x720 30 fps clip -> capture -> inference -> painted view")
     print(
-        f"{'generator':<16}{'size':<9}{'proc. short side':>17}{'display fps':>12}{'latency ms':>11}{'p95':>7}"
+        f"{'generator':<24}{'size':<9}{'proc. short side':>17}{'display fps':>12}{'latency ms':>11}{'p95':>7}"
         f"{'inference ms':>13}{'dropped':>9}{'captured':>9}"
     )
     for r, label, e2e in rows:
         if not e2e.get("available"):
-            print(f"{r['generator']:<16}{label:<9}{e2e.get('note', 'not available')}")
+            print(f"{r['generator']:<24}{label:<9}{e2e.get('note', 'not available')}")
             continue
         lat, inf = e2e["latency_ms"], e2e["inference_ms"]
         print(
-            f"{r['generator']:<16}{label:<9}{e2e['size']!s:>17}{e2e['display_fps']:>12.1f}{lat['median']:>11.1f}"
+            f"{r['generator']:<24}{label:<9}{e2e['size']!s:>17}{e2e['display_fps']:>12.1f}{lat['median']:>11.1f}"
             f"{lat['p95']:>7.1f}{inf['median']:>13.1f}{e2e['frames_dropped']:>9}{e2e['frames_captured']:>9}"
         )
 
