@@ -133,3 +133,16 @@ def test_palette_cli_refuses_a_fitted_checkpoint_and_missing_folders(trained_run
     assert palette_main([str(run), "--out", str(tmp_path / "p.pt")]) == 0
     assert palette_main([str(tmp_path / "p.pt")]) == 2
     assert "already has a palette" in capsys.readouterr().err
+
+
+def test_palette_cost_benchmark_compares_the_same_weights() -> None:
+    from benchmarks.palette_cost import without_palette
+
+    plain, config = tiny_generator("lite_hq", n_blocks=1)
+    mapped = create_generator(GeneratorConfig(**{**config.to_dict(), "palette": True})).eval()
+    mapped.load_state_dict(plain.state_dict(), strict=False)
+    twin = without_palette(mapped, mapped.config)
+    assert twin.palette is None
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(twin(x), plain(x))
