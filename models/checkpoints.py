@@ -84,13 +84,14 @@ def infer_config(state: dict[str, torch.Tensor], source: Path | str = "weights")
     if "model.1.weight" in state and state["model.1.weight"].shape[1:] == (3, 7, 7):
         blocks = {int(m.group(1)) for k in state if (m := re.match(r"model\.(\d+)\.conv_block\.", k))}
         dropout = any(".conv_block.6.weight" in k for k in state)
-        return GeneratorConfig("resnet", ngf=state["model.1.weight"].shape[0], n_blocks=len(blocks), dropout=dropout)
+        ngf, palette = state["model.1.weight"].shape[0], "palette.weight" in state
+        return GeneratorConfig("resnet", ngf=ngf, n_blocks=len(blocks), dropout=dropout, palette=palette)
     if "encoder.0.weight" in state:
         blocks = {int(m.group(1)) for k in state if (m := re.match(r"blocks\.(\d+)\.", k))}
         smooth = state.get("decoder.0.smooth.weight")
         arch = "lite_hq" if smooth is not None and smooth.shape[1] > 1 else "lite"  # full vs depthwise 3x3
-        ngf, tone = state["encoder.0.weight"].shape[0], "tone.weight" in state
-        return GeneratorConfig(arch, ngf=ngf, n_blocks=len(blocks), global_tone=tone)
+        ngf, tone, palette = state["encoder.0.weight"].shape[0], "tone.weight" in state, "palette.weight" in state
+        return GeneratorConfig(arch, ngf=ngf, n_blocks=len(blocks), global_tone=tone, palette=palette)
     raise StyleError(
         f"weights file {source} is not a known generator (expected a CycleGAN ResnetGenerator "
         "or a lite generator state_dict); is it a discriminator or another model?"

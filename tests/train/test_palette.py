@@ -146,3 +146,13 @@ def test_palette_cost_benchmark_compares_the_same_weights() -> None:
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         assert torch.equal(twin(x), plain(x))
+
+
+@pytest.mark.parametrize("arch", ["lite", "resnet"])
+def test_a_loose_weights_file_reveals_its_palette(arch: str) -> None:
+    from models.checkpoints import infer_config
+
+    _, config = tiny_generator(arch, n_blocks=1)
+    mapped = create_generator(GeneratorConfig(**{**config.to_dict(), "palette": True}))
+    assert infer_config(mapped.state_dict()).palette
+    assert not infer_config(create_generator(config).state_dict()).palette
