@@ -135,13 +135,18 @@ def edge_correlation(a_rgb: np.ndarray, b_rgb: np.ndarray) -> float:
     return float(np.corrcoef(ea, eb)[0, 1])
 
 
+def sqrt_psd(matrix: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """Square root of a symmetric positive semi-definite matrix, its eigenvalues clipped at `floor`."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, floor, None))) @ vectors.T
+
+
 def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)), via the symmetric form
     sqrt(S_a) S_b sqrt(S_a), whose eigenvalues are those of S_a S_b."""
     mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
     s_a, s_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
-    vals, vecs = np.linalg.eigh(s_a)
-    sqrt_a = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+    sqrt_a = sqrt_psd(s_a)
     middle = np.linalg.eigvalsh(sqrt_a @ s_b @ sqrt_a)
     tr_covmean = np.sum(np.sqrt(np.clip(middle, 0, None)))
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a) + np.trace(s_b) - 2 * tr_covmean)

@@ -24,6 +24,7 @@ from models.errors import StyleCamError
 from train.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from train.evaluate import load_images, stylize
 from train.export import generator_from_state
+from train.metrics import sqrt_psd
 
 PALETTE_CHECKPOINT = "palette.pt"
 FIT_SIZE = 256
@@ -56,17 +57,12 @@ class ColourMoments:
         return self.outer / self.count - np.outer(mean, mean)
 
 
-def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
-    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
-    return (vectors * np.sqrt(np.clip(values, MIN_VARIANCE, None))) @ vectors.T
-
-
 def fit_colour_map(source: ColourMoments, target: ColourMoments) -> tuple[np.ndarray, np.ndarray]:
     """(matrix, bias) of the linear Monge-Kantorovich map taking source colours to target's
     mean and covariance: T = S^-1/2 (S^1/2 C S^1/2)^1/2 S^-1/2, bias = mean_t - T mean_s."""
-    root = _sqrt_psd(source.covariance())
+    root = sqrt_psd(source.covariance(), MIN_VARIANCE)
     inv_root = np.linalg.inv(root)
-    matrix = inv_root @ _sqrt_psd(root @ target.covariance() @ root) @ inv_root
+    matrix = inv_root @ sqrt_psd(root @ target.covariance() @ root, MIN_VARIANCE) @ inv_root
     return matrix, target.mean() - matrix @ source.mean()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,13 @@ from train.palette import FIT_SIZE, ColourMoments, fit_colour_map, image_moments
 from train.palette import main as palette_main
 
 SWAP_RED_BLUE = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+
+
+def palette_twin(plain: torch.nn.Module, config: GeneratorConfig) -> torch.nn.Module:
+    """`plain` with an identity palette map added, its other weights the same."""
+    mapped = create_generator(replace(config, palette=True)).eval()
+    mapped.load_state_dict(plain.state_dict(), strict=False)
+    return mapped
 
 
 def random_colours(rng: np.random.Generator, mean: list[float], mix: np.ndarray) -> np.ndarray:
@@ -56,7 +64,7 @@ def test_a_flat_colour_source_still_gives_a_finite_map() -> None:
 
 def test_identity_palette_changes_nothing_and_a_fitted_one_maps_every_pixel() -> None:
     plain, config = tiny_generator("lite", global_tone=True)
-    mapped = create_generator(GeneratorConfig(**{**config.to_dict(), "palette": True})).eval()
+    mapped = create_generator(replace(config, palette=True)).eval()
     missing, unexpected = mapped.load_state_dict(plain.state_dict(), strict=False)
     assert set(missing) == {"palette.weight", "palette.bias"} and not unexpected
     x = torch.rand(1, 3, 30, 42) * 2 - 1
@@ -72,8 +80,7 @@ def test_engine_runs_the_palette_on_rgb_and_returns_bgr(arch: str) -> None:
     """The frame path flips the last convolution to BGR: with the palette that must be the
     palette's, or a red/blue swap would come out as no swap at all."""
     plain, config = tiny_generator(arch, n_blocks=1)
-    swapped = create_generator(GeneratorConfig(**{**config.to_dict(), "palette": True})).eval()
-    swapped.load_state_dict(plain.state_dict(), strict=False)
+    swapped = palette_twin(plain, config)
     swapped.palette.set_map(SWAP_RED_BLUE, torch.zeros(3))
     frame = natural_frame(64, 96)
     outputs = []
@@ -139,8 +146,7 @@ def test_palette_cost_benchmark_compares_the_same_weights() -> None:
     from benchmarks.palette_cost import without_palette
 
     plain, config = tiny_generator("lite_hq", n_blocks=1)
-    mapped = create_generator(GeneratorConfig(**{**config.to_dict(), "palette": True})).eval()
-    mapped.load_state_dict(plain.state_dict(), strict=False)
+    mapped = palette_twin(plain, config)
     twin = without_palette(mapped, mapped.config)
     assert twin.palette is None
     x = torch.rand(1, 3, 32, 32) * 2 - 1
@@ -153,6 +159,6 @@ def test_a_loose_weights_file_reveals_its_palette(arch: str) -> None:
     from models.checkpoints import infer_config
 
     _, config = tiny_generator(arch, n_blocks=1)
-    mapped = create_generator(GeneratorConfig(**{**config.to_dict(), "palette": True}))
+    mapped = create_generator(replace(config, palette=True))
     assert infer_config(mapped.state_dict()).palette
     assert not infer_config(create_generator(config).state_dict()).palette
