@@ -94,6 +94,13 @@ class TrainConfig:
         "between crisp edges (woodblock prints) over the busy grain a small generator paints into "
         "them; 0 = off",
     )
+    lambda_colour_fit: float = _opt(
+        0.0,
+        "weight of the colour-blotch penalty on the photo->style output: the L1 residual of the "
+        "best per-image linear map from the photo's 8x8-block colours to the output's, so a global "
+        "palette and fine brushwork are free and colour patches the photo does not explain (a "
+        "grey sky painted green in places) are not (see train/losses.py); 0 = off",
+    )
     lambda_spike: float = _opt(
         0.0,
         "weight of the penalty on feature-map spikes above 10 standard deviations at the "
@@ -143,15 +150,15 @@ class TrainConfig:
     library: str | None = _opt(None, "style library folder (default $STYLECAM_WEIGHTS or weights/)")
 
     # Options that may change when a run is resumed; everything else must match the checkpoint.
-    # lambda_grid, lambda_tv and lambda_spike are among them so a trained run can be fine-tuned with
-    # a texture prior or the droplet penalty;
+    # lambda_grid, lambda_tv, lambda_colour_fit and lambda_spike are among them so a trained run can be
+    # fine-tuned with a texture or colour prior or the droplet penalty;
     # ema_decay and decay_fraction so a finished run can be continued with an average and a gentle
     # (not a full-LR) restart of its schedule; global_tone so a trained run can grow that path;
     # norm_clip (parameter-free) so a trained run can be fine-tuned under the cap.
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "norm_clip", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_colour_fit", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "norm_clip", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 

@@ -81,3 +81,25 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     dy = (images[..., 1:, :] - images[..., :-1, :]).abs().mean()
     dx = (images[..., :, 1:] - images[..., :, :-1]).abs().mean()
     return dx + dy
+
+
+def colour_fit_residual(output: torch.Tensor, source: torch.Tensor, cell: int = 8, ridge: float = 1e-3) -> torch.Tensor:
+    """Mean L1 residual of the best per-image linear colour map from the source's low-passed
+    colours to the output's: zero when the output's coarse colour is any global recolouring of the
+    source (a palette), high for colour blotches the source does not explain (a grey sky painted
+    green in places, a sunset split into orange and purple patches).
+
+    Both images are averaged over `cell` x `cell` blocks, so brush strokes and grain finer than a
+    cell cost nothing. The map is fitted per image in closed form on mean-centred colours; the
+    ridge (relative to a colour variance) pulls the map of a flat source towards a flat output.
+    """
+    y = F.avg_pool2d(output.float(), cell).flatten(2)  # B, 3, N
+    x = F.avg_pool2d(source.float(), cell).flatten(2)
+    y = y - y.mean(dim=2, keepdim=True)
+    x = x - x.mean(dim=2, keepdim=True)
+    n = x.shape[2]
+    eye = torch.eye(x.shape[1], device=x.device, dtype=x.dtype)
+    gram = x @ x.transpose(1, 2) / n + ridge * eye  # B, 3, 3
+    cross = y @ x.transpose(1, 2) / n  # B, 3, 3
+    colour_map = torch.linalg.solve(gram, cross.transpose(1, 2)).transpose(1, 2)  # cross @ gram^-1
+    return (y - colour_map @ x).abs().mean()

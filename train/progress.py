@@ -43,6 +43,11 @@ class LossLog:
         new = self.fields is None
         if new:
             self.fields = list(row)
+        elif not set(row) <= set(self.fields):  # a resumed run logging a newer loss: widen the header
+            with self.path.open(newline="") as f:
+                rows = list(csv.DictReader(f))
+            self.fields += [k for k in row if k not in self.fields]
+            self._rewrite(rows)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self.fields, extrasaction="ignore")

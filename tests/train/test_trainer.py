@@ -95,6 +95,18 @@ def test_resume_equals_uninterrupted(loss: str, dataroot: Path, tmp_path: Path) 
     assert [r.split(",")[0] for r in rows] == ["step", "2", "4", "6"]  # no duplicated rows after resume
 
 
+def test_loss_log_widens_its_header_for_a_loss_added_on_resume(tmp_path: Path) -> None:
+    """A run resumed with a new prior keeps its old rows and logs the new column too."""
+    from train.progress import LossLog
+
+    path = tmp_path / "losses.csv"
+    log = LossLog(path)
+    log.write(2, {"G_A": 1.0})
+    log = LossLog(path, resume_step=2)
+    log.write(4, {"G_A": 0.5, "colour": 0.25})
+    assert path.read_text().splitlines() == ["step,G_A,colour", "2,1.0,", "4,0.5,0.25"]
+
+
 def test_run_writes_samples_csv_and_checkpoint(dataroot: Path, tmp_path: Path) -> None:
     config = tiny_config(dataroot, tmp_path, max_steps=4, sample_every=2, save_every=2)
     run_training(config, quiet=True)
@@ -193,6 +205,47 @@ def test_total_variation_prior_flattens_translations(dataroot: Path, tmp_path: P
             return float(total_variation(t.models["G_A"].eval()(a)))
 
     assert tv_after(50.0, tmp_path / "tv") < 0.7 * tv_after(0.0, tmp_path / "plain")
+
+
+def test_colour_fit_residual_spares_palettes_and_brushwork_not_blotches() -> None:
+    """The colour-blotch penalty is ~0 for any global linear recolouring of the photo and for
+    texture finer than its 8x8 cells, and clearly positive for a patch of colour the photo does
+    not explain (green painted into one corner of a smooth grey-to-white sky)."""
+    from train.losses import colour_fit_residual
+
+    torch.manual_seed(0)
+    ramp = torch.linspace(-0.6, 0.8, 64)
+    sky = (ramp.view(1, 1, 64, 1) + 0.2 * ramp.view(1, 1, 1, 64)).expand(1, 3, 64, 64).clone()
+    sky[:, 2] += 0.1  # a faint blue cast, so the photo's colours span more than one axis
+    recolour = torch.tensor([[0.9, 0.3, 0.0], [0.1, 0.7, 0.2], [-0.2, 0.1, 0.5]])
+    repainted = torch.einsum("ij,bjhw->bihw", recolour, sky) + torch.tensor([0.1, -0.2, 0.3]).view(1, 3, 1, 1)
+    assert float(colour_fit_residual(repainted, sky)) < 1e-3
+
+    checker = (torch.arange(64).view(64, 1) + torch.arange(64).view(1, 64)) % 2 * 0.6 - 0.3
+    brushwork = repainted + checker  # finer than a cell: averaged away
+    assert float(colour_fit_residual(brushwork, sky)) < 1e-3
+
+    blotch = repainted.clone()
+    blotch[:, :, :24, :24] += torch.tensor([-0.5, 0.6, -0.5]).view(1, 3, 1, 1)
+    assert float(colour_fit_residual(blotch, sky)) > 0.05
+
+
+def test_colour_fit_prior_is_trained_and_logged(dataroot: Path, tmp_path: Path) -> None:
+    """With --lambda-colour-fit the loss is computed (and 0 without); after the same steps the
+    photo->style generator's outputs are better explained by a recolouring of their inputs."""
+    from train.losses import colour_fit_residual
+
+    def residual_after(weight: float, out: Path) -> float:
+        torch.manual_seed(0)
+        t = CycleGANTrainer(tiny_config(dataroot, out, lambda_colour_fit=weight), total_steps=30)
+        for a, b in _batches(t.config, 30):
+            losses = t.train_step(a, b)
+        assert (float(losses["colour"]) > 0) == (weight > 0)
+        a, _ = next(_batches(t.config, 1))
+        with torch.no_grad():
+            return float(colour_fit_residual(t.models["G_A"].eval()(a), a))
+
+    assert residual_after(100.0, tmp_path / "colour") < 0.7 * residual_after(0.0, tmp_path / "plain")
 
 
 def test_average_of_snapshots_is_an_exportable_checkpoint(dataroot: Path, tmp_path: Path) -> None:
