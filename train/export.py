@@ -72,7 +72,9 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
         "exported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     priors = {
-        k: cfg[k] for k in ("lambda_grid", "lambda_tv", "lambda_spike", "cycle_blur", "cycle_noise") if cfg.get(k)
+        k: cfg[k]
+        for k in ("lambda_grid", "lambda_tv", "lambda_colour_fit", "lambda_spike", "cycle_blur", "cycle_noise")
+        if cfg.get(k)
     }
     if priors.get("lambda_spike") and cfg.get("spike_sigma", DEFAULT_SIGMA) != DEFAULT_SIGMA:
         priors["spike_sigma"] = cfg["spike_sigma"]  # the penalty's threshold, when not the default

@@ -95,6 +95,7 @@ def test_evaluate_run_cli_writes_table_json_and_sheet(trained_run: Path, capsys)
     assert "Reinhard Lab transfer" in out and "cycle reconstruction" in out
     figures = json.loads((trained_run / "evaluation.json").read_text())
     assert set(figures["swd"]) == {"stylized", "photos", "reinhard"}
+    assert set(figures["colour_blotch"]) == {"stylized", "reinhard"}  # measured against the photos
     assert (trained_run / "evaluation_sheet.png").stat().st_size > 0
 
 
@@ -138,3 +139,5 @@ def test_evaluate_on_shared_monet_data() -> None:
     # Reinhard moves photo colours to Monet's: closer in the colour-aware SWD than raw photos.
     assert result.swd("reinhard", joint=True) < result.swd("photos", joint=True)
     assert 0.3 < result.ssim["reinhard"] <= 1.0
+    # Reinhard recolours each photo as a whole (nearly linear in RGB): almost no colour blotch.
+    assert result.blotch["reinhard"] < 2.0
