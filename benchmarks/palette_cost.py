@@ -1,7 +1,7 @@
 """What a style's palette map costs per frame: the engine on the same style with and without it,
 interleaved in one process so both see the same machine load.
 
-    python -m benchmarks.palette_cost [--style vangogh_demod] [--size 256] [--rounds 6]
+    python -m benchmarks.palette_cost [--style vangogh] [--size 256] [--rounds 6]
 
 The style must end with a palette map (models/palette.py); its twin without one has the same
 weights otherwise. Prints the median inference ms of each and their ratio.
@@ -53,7 +53,7 @@ def measure(style: str, size: int, rounds: int, frames: int = 20) -> dict[str, f
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.palette_cost", description=__doc__.splitlines()[0])
-    parser.add_argument("--style", default="vangogh_demod")
+    parser.add_argument("--style", default="vangogh")
     parser.add_argument("--size", type=int, default=256, help="processing short side")
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args(argv)
