@@ -93,13 +93,15 @@ def colour_fit_residual(output: torch.Tensor, source: torch.Tensor, cell: int = 
     cell cost nothing. The map is fitted per image in closed form on mean-centred colours; the
     ridge (relative to a colour variance) pulls the map of a flat source towards a flat output.
     """
-    y = F.avg_pool2d(output.float(), cell).flatten(2)  # B, 3, N
-    x = F.avg_pool2d(source.float(), cell).flatten(2)
-    y = y - y.mean(dim=2, keepdim=True)
-    x = x - x.mean(dim=2, keepdim=True)
-    n = x.shape[2]
-    eye = torch.eye(x.shape[1], device=x.device, dtype=x.dtype)
-    gram = x @ x.transpose(1, 2) / n + ridge * eye  # B, 3, 3
-    cross = y @ x.transpose(1, 2) / n  # B, 3, 3
-    colour_map = torch.linalg.solve(gram, cross.transpose(1, 2)).transpose(1, 2)  # cross @ gram^-1
-    return (y - colour_map @ x).abs().mean()
+    # The 3x3 solve must stay fp32 under mixed precision (autocast would run the matmuls in half).
+    with torch.autocast(device_type=output.device.type, enabled=False):
+        y = F.avg_pool2d(output.float(), cell).flatten(2)  # B, 3, N
+        x = F.avg_pool2d(source.float(), cell).flatten(2)
+        y = y - y.mean(dim=2, keepdim=True)
+        x = x - x.mean(dim=2, keepdim=True)
+        n = x.shape[2]
+        eye = torch.eye(x.shape[1], device=x.device, dtype=x.dtype)
+        gram = x @ x.transpose(1, 2) / n + ridge * eye  # B, 3, 3
+        cross = y @ x.transpose(1, 2) / n  # B, 3, 3
+        colour_map = torch.linalg.solve(gram, cross.transpose(1, 2)).transpose(1, 2)  # cross @ gram^-1
+        return (y - colour_map @ x).abs().mean()

@@ -356,3 +356,19 @@ def test_calibrated_tone_path_keeps_the_average_tone(dataroot: Path, tmp_path: P
         tone.weight.normal_(0.0, 0.1)
         shifts = torch.cat([tone(trainer.g_a.encoder[0](dataset[i][0][None])) for i in range(4)])
     assert float(shifts.mean(0).abs().max()) < 1e-4 < float(shifts.std(0).max())
+
+
+def test_colour_fit_residual_stays_fp32_under_autocast() -> None:
+    """Under mixed precision the penalty is computed in fp32 (bf16 matmuls would blur a 3x3 fit)."""
+    from train.losses import colour_fit_residual
+
+    torch.manual_seed(0)
+    source, output = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    exact = colour_fit_residual(output, source)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        mixed = colour_fit_residual(output.bfloat16(), source.bfloat16())
+    assert mixed.dtype == torch.float32
+    assert float(mixed) == pytest.approx(
+        float(colour_fit_residual(output.bfloat16().float(), source.bfloat16().float()))
+    )
+    assert float(mixed) == pytest.approx(float(exact), rel=0.05)
