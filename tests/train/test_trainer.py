@@ -185,6 +185,19 @@ def test_cycle_noise_and_grid_penalty_in_a_step(dataroot: Path, tmp_path: Path) 
         assert float(losses["grid"]) > 0  # the stride-pattern penalty is computed and weighted
 
 
+def _measure_after_training(dataroot: Path, out: Path, option: str, weight: float, loss: str, measure) -> float:
+    """Train the tiny run 30 steps with `option=weight`, check that the `loss` term is logged
+    exactly when it is on, and return `measure(photo, photo->style output)` afterwards."""
+    torch.manual_seed(0)
+    t = CycleGANTrainer(tiny_config(dataroot, out, **{option: weight}), total_steps=30)
+    for a, b in _batches(t.config, 30):
+        losses = t.train_step(a, b)
+    assert (float(losses[loss]) > 0) == (weight > 0)
+    a, _ = next(_batches(t.config, 1))
+    with torch.no_grad():
+        return float(measure(a, t.models["G_A"].eval()(a)))
+
+
 def test_total_variation_prior_flattens_translations(dataroot: Path, tmp_path: Path) -> None:
     """L1 TV is 0 on a flat image and 4 on a +-1 one-pixel checkerboard; with --lambda-tv the
     photo->style generator's outputs get flatter than the same run's without it."""
@@ -195,14 +208,7 @@ def test_total_variation_prior_flattens_translations(dataroot: Path, tmp_path: P
     assert abs(float(total_variation(checker.expand(1, 3, 8, 8))) - 4.0) < 1e-6
 
     def tv_after(weight: float, out: Path) -> float:
-        torch.manual_seed(0)
-        t = CycleGANTrainer(tiny_config(dataroot, out, lambda_tv=weight), total_steps=30)
-        for a, b in _batches(t.config, 30):
-            losses = t.train_step(a, b)
-        assert (float(losses["tv"]) > 0) == (weight > 0)
-        a, _ = next(_batches(t.config, 1))
-        with torch.no_grad():
-            return float(total_variation(t.models["G_A"].eval()(a)))
+        return _measure_after_training(dataroot, out, "lambda_tv", weight, "tv", lambda a, y: total_variation(y))
 
     assert tv_after(50.0, tmp_path / "tv") < 0.7 * tv_after(0.0, tmp_path / "plain")
 
@@ -236,14 +242,9 @@ def test_colour_fit_prior_is_trained_and_logged(dataroot: Path, tmp_path: Path) 
     from train.losses import colour_fit_residual
 
     def residual_after(weight: float, out: Path) -> float:
-        torch.manual_seed(0)
-        t = CycleGANTrainer(tiny_config(dataroot, out, lambda_colour_fit=weight), total_steps=30)
-        for a, b in _batches(t.config, 30):
-            losses = t.train_step(a, b)
-        assert (float(losses["colour"]) > 0) == (weight > 0)
-        a, _ = next(_batches(t.config, 1))
-        with torch.no_grad():
-            return float(colour_fit_residual(t.models["G_A"].eval()(a), a))
+        return _measure_after_training(
+            dataroot, out, "lambda_colour_fit", weight, "colour", lambda a, y: colour_fit_residual(y, a)
+        )
 
     assert residual_after(100.0, tmp_path / "colour") < 0.7 * residual_after(0.0, tmp_path / "plain")
 
