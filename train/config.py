@@ -101,6 +101,12 @@ class TrainConfig:
         "palette and fine brushwork are free and colour patches the photo does not explain (a "
         "grey sky painted green in places) are not (see train/losses.py); 0 = off",
     )
+    lambda_hue_keep: float = _opt(
+        0.0,
+        "weight of the hue-keeping penalty on the photo->style output: like --lambda-colour-fit, but "
+        "the per-image map may only change lightness, tint everything and scale saturation, so "
+        "regions cannot swap hues (green fields painted red-brown under a blue sky); 0 = off",
+    )
     lambda_spike: float = _opt(
         0.0,
         "weight of the penalty on feature-map spikes above 10 standard deviations at the "
@@ -150,7 +156,7 @@ class TrainConfig:
     library: str | None = _opt(None, "style library folder (default $STYLECAM_WEIGHTS or weights/)")
 
     # Options that may change when a run is resumed; everything else must match the checkpoint.
-    # lambda_grid, lambda_tv, lambda_colour_fit and lambda_spike are among them so a trained run can be
+    # lambda_grid, lambda_tv, the colour priors and lambda_spike are among them so a trained run can be
     # fine-tuned with a texture or colour prior or the droplet penalty;
     # ema_decay and decay_fraction so a finished run can be continued with an average and a gentle
     # (not a full-LR) restart of its schedule; global_tone so a trained run can grow that path;
@@ -158,7 +164,7 @@ class TrainConfig:
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_colour_fit", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "norm_clip", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_colour_fit", "lambda_hue_keep", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "norm_clip", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 

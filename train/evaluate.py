@@ -11,6 +11,8 @@ For test photos and real style images it reports, for the stylized photos and fo
 - colour blotch: how much of the stylized image's coarse colour (8x8-pixel blocks) no single
   linear recolouring of the photo explains, mean L1 on a 0-1 scale x100 (train/losses.py's
   colour_fit_residual; a grey sky painted green in patches scores high, a palette change 0);
+- hue swap: the same with a map that may only change lightness, tint and saturation
+  (hue_keep_residual): green fields painted red-brown under a still-blue sky score high;
 - stride-locked pattern (hatching, halftone): DFT power at multiples of N/4 over its
   neighbours, median over images (~1-2 for real images; see train/stride_pattern.py), also for
   the real style images as the reference;
@@ -26,6 +28,7 @@ import json
 import statistics
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +42,7 @@ from models.errors import StyleCamError
 from models.style_library import StyleLibrary
 from train.checkpoint import load_checkpoint
 from train.data import center_crop, read_rgb, resize_short, scan_folder, to_tensor
-from train.losses import colour_fit_residual
+from train.losses import colour_fit_residual, hue_keep_residual
 from train.metrics import edge_correlation, reinhard_transfer, ssim_luma, swd, swd_descriptors
 from train.progress import to_uint8_bgr
 from train.spike_penalty import record_norm_peaks
@@ -63,6 +66,7 @@ class EvalResult:
     edges: dict[str, float] = field(default_factory=dict)
     grid: dict[str, float] = field(default_factory=dict)
     blotch: dict[str, float] = field(default_factory=dict)
+    hue_swap: dict[str, float] = field(default_factory=dict)
     cycle_l1: float | None = None
     norm_peak: float | None = None
     ms_per_frame: float | None = None
@@ -89,6 +93,7 @@ class EvalResult:
             "edge_correlation": {m: round(v, 4) for m, v in self.edges.items()},
             "grid_peak_ratio": {m: round(v, 2) for m, v in self.grid.items()},
             "colour_blotch": {m: round(v, 2) for m, v in self.blotch.items()},
+            "hue_swap": {m: round(v, 2) for m, v in self.hue_swap.items()},
             "beats_baselines": self.beats_baselines(),
         }
         if self.cycle_l1 is not None:
@@ -102,14 +107,14 @@ class EvalResult:
         return out
 
     def table(self) -> str:
-        head = f"{'method':24s} {'SWD x1e3':>9s} {'SWD+colour':>10s} {'SSIM luma':>9s} {'edge corr':>9s} {'grid':>6s} {'blotch':>6s}"
+        head = f"{'method':24s} {'SWD x1e3':>9s} {'SWD+colour':>10s} {'SSIM luma':>9s} {'edge corr':>9s} {'grid':>6s} {'blotch':>6s} {'hue':>6s}"
         if self.fid:
             head += f" {'FID':>8s}"
         lines = [head, "-" * len(head)]
         for m in self.swd_levels:
             line = (
                 f"{METHOD_LABELS[m]:24s} {self.swd(m):9.2f} {self.swd(m, True):10.2f} "
-                f"{self.ssim.get(m, 1.0):9.3f} {self.edges.get(m, 1.0):9.3f} {self.grid.get(m, float('nan')):6.1f} {self.blotch.get(m, 0.0):6.2f}"
+                f"{self.ssim.get(m, 1.0):9.3f} {self.edges.get(m, 1.0):9.3f} {self.grid.get(m, float('nan')):6.1f} {self.blotch.get(m, 0.0):6.2f} {self.hue_swap.get(m, 0.0):6.2f}"
             )
             if self.fid:
                 line += f" {self.fid.get(m, float('nan')):8.2f}"
@@ -142,14 +147,26 @@ def load_images(folder: Path, size: int, max_images: int | None, role: str) -> l
     return [center_crop(resize_short(read_rgb(p), size), size) for p in files]
 
 
+def _mean_residual(
+    residual: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], photos: list[np.ndarray], images: list[np.ndarray]
+) -> float:
+    """Mean of `residual(image, photo)` over the pairs, on a 0-1 scale x100."""
+    scores = [
+        residual(to_tensor(s).unsqueeze(0), to_tensor(p).unsqueeze(0)) for p, s in zip(photos, images, strict=True)
+    ]
+    return float(np.mean([float(v) for v in scores])) * 50.0  # to_tensor's [-1, 1] is twice a 0-1 scale
+
+
 @torch.no_grad()
 def colour_blotch(photos: list[np.ndarray], images: list[np.ndarray]) -> float:
     """Mean colour-fit residual of `images` against their `photos`, on a 0-1 scale x100."""
-    scores = [
-        colour_fit_residual(to_tensor(s).unsqueeze(0), to_tensor(p).unsqueeze(0))
-        for p, s in zip(photos, images, strict=True)
-    ]
-    return float(np.mean([float(v) for v in scores])) * 50.0  # to_tensor's [-1, 1] is twice a 0-1 scale
+    return _mean_residual(colour_fit_residual, photos, images)
+
+
+@torch.no_grad()
+def hue_swap(photos: list[np.ndarray], images: list[np.ndarray]) -> float:
+    """Mean hue-keep residual of `images` against their `photos`, on a 0-1 scale x100."""
+    return _mean_residual(hue_keep_residual, photos, images)
 
 
 @torch.no_grad()
@@ -205,6 +222,7 @@ def evaluate_generators(
             result.ssim[method] = float(np.mean([ssim_luma(p, s) for p, s in zip(photos, images, strict=True)]))
             result.edges[method] = float(np.mean([edge_correlation(p, s) for p, s in zip(photos, images, strict=True)]))
             result.blotch[method] = colour_blotch(photos, images)
+            result.hue_swap[method] = hue_swap(photos, images)
         result.grid[method] = stride_peak_ratio(images)
     result.grid["style images"] = stride_peak_ratio(styles)
     recs = None

@@ -73,7 +73,15 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
     }
     priors = {
         k: cfg[k]
-        for k in ("lambda_grid", "lambda_tv", "lambda_colour_fit", "lambda_spike", "cycle_blur", "cycle_noise")
+        for k in (
+            "lambda_grid",
+            "lambda_tv",
+            "lambda_colour_fit",
+            "lambda_hue_keep",
+            "lambda_spike",
+            "cycle_blur",
+            "cycle_noise",
+        )
         if cfg.get(k)
     }
     if priors.get("lambda_spike") and cfg.get("spike_sigma", DEFAULT_SIGMA) != DEFAULT_SIGMA:

@@ -96,6 +96,7 @@ def test_evaluate_run_cli_writes_table_json_and_sheet(trained_run: Path, capsys)
     figures = json.loads((trained_run / "evaluation.json").read_text())
     assert set(figures["swd"]) == {"stylized", "photos", "reinhard"}
     assert set(figures["colour_blotch"]) == {"stylized", "reinhard"}  # measured against the photos
+    assert set(figures["hue_swap"]) == {"stylized", "reinhard"}
     assert (trained_run / "evaluation_sheet.png").stat().st_size > 0
 
 
@@ -141,3 +142,5 @@ def test_evaluate_on_shared_monet_data() -> None:
     assert 0.3 < result.ssim["reinhard"] <= 1.0
     # Reinhard recolours each photo as a whole (nearly linear in RGB): almost no colour blotch.
     assert result.blotch["reinhard"] < 2.0
+    # ...and keeps each region's hue relative to the others (one tint, one saturation gain).
+    assert result.hue_swap["reinhard"] < 3.0

@@ -249,6 +249,47 @@ def test_colour_fit_prior_is_trained_and_logged(dataroot: Path, tmp_path: Path) 
     assert residual_after(100.0, tmp_path / "colour") < 0.7 * residual_after(0.0, tmp_path / "plain")
 
 
+def _sky_over_field() -> torch.Tensor:
+    """A 64x64 scene: a blue sky over a green field, each with a left-to-right light ramp."""
+    ramp = 0.2 * torch.linspace(-0.5, 0.5, 64).view(1, 1, 1, 64)
+    scene = torch.zeros(1, 3, 64, 64)
+    scene[:, :, :32] = torch.tensor([0.2, 0.4, 0.8]).view(1, 3, 1, 1) + ramp
+    scene[:, :, 32:] = torch.tensor([0.2, 0.6, 0.1]).view(1, 3, 1, 1) + ramp
+    return scene
+
+
+def test_hue_keep_residual_spares_palettes_not_hue_swaps() -> None:
+    """The hue-keeping penalty is ~0 for a paler, warmer or more saturated version of the photo,
+    and clearly positive where one region swaps its hue (the green field painted red-brown under
+    a blue sky), which the full linear colour fit lets through."""
+    from train.losses import colour_fit_residual, hue_keep_residual
+
+    scene = _sky_over_field()
+    warmer_paler = scene * 0.7 + torch.tensor([0.25, 0.15, 0.05]).view(1, 3, 1, 1)
+    grey = scene.mean(1, keepdim=True)
+    more_saturated = grey + 1.5 * (scene - grey)
+    for palette in (warmer_paler, more_saturated):
+        assert float(hue_keep_residual(palette, scene)) < 0.005
+
+    brown_field = scene.clone()
+    brown_field[:, :, 32:] += torch.tensor([0.3, -0.3, 0.05]).view(1, 3, 1, 1)
+    assert float(colour_fit_residual(brown_field, scene)) < 0.01
+    assert float(hue_keep_residual(brown_field, scene)) > 0.1
+
+
+def test_hue_keep_prior_is_trained_and_logged(dataroot: Path, tmp_path: Path) -> None:
+    """With --lambda-hue-keep the loss is computed (and 0 without); after the same steps the
+    photo->style generator's outputs keep more of their inputs' hues."""
+    from train.losses import hue_keep_residual
+
+    def residual_after(weight: float, out: Path) -> float:
+        return _measure_after_training(
+            dataroot, out, "lambda_hue_keep", weight, "hue", lambda a, y: hue_keep_residual(y, a)
+        )
+
+    assert residual_after(100.0, tmp_path / "hue") < 0.7 * residual_after(0.0, tmp_path / "plain")
+
+
 def test_average_of_snapshots_is_an_exportable_checkpoint(dataroot: Path, tmp_path: Path) -> None:
     """`train.average` writes the element-wise mean of the snapshots' generators; the result
     evaluates and exports like any checkpoint and records which steps it averaged."""
