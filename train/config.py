@@ -107,6 +107,11 @@ class TrainConfig:
         "the per-image map may only change lightness, tint everything and scale saturation, so "
         "regions cannot swap hues (green fields painted red-brown under a blue sky); 0 = off",
     )
+    hue_keep_min_saturation: float = _opt(
+        0.0,
+        "with --lambda-hue-keep: the least saturation gain the map may use (0.5 = the output may "
+        "be half as colourful as the photo for free, not greyer)",
+    )
     lambda_spike: float = _opt(
         0.0,
         "weight of the penalty on feature-map spikes above 10 standard deviations at the "
@@ -164,7 +169,7 @@ class TrainConfig:
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_colour_fit", "lambda_hue_keep", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "norm_clip", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_colour_fit", "lambda_hue_keep", "hue_keep_min_saturation", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "norm_clip", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 

@@ -78,6 +78,7 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
             "lambda_tv",
             "lambda_colour_fit",
             "lambda_hue_keep",
+            "hue_keep_min_saturation",
             "lambda_spike",
             "cycle_blur",
             "cycle_noise",

@@ -250,7 +250,9 @@ class CycleGANTrainer:
                 loss_colour = colour_fit_residual(fake_b, real_a) * cfg.lambda_colour_fit
                 loss_g = loss_g + loss_colour
             if cfg.lambda_hue_keep > 0:
-                loss_hue = hue_keep_residual(fake_b, real_a) * cfg.lambda_hue_keep
+                loss_hue = (
+                    hue_keep_residual(fake_b, real_a, min_saturation=cfg.hue_keep_min_saturation) * cfg.lambda_hue_keep
+                )
                 loss_g = loss_g + loss_hue
             if lambda_idt > 0:
                 loss_idt_a = (tm["G_A"](real_b).float() - real_b).abs().mean() * lambda_idt

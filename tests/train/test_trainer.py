@@ -271,6 +271,11 @@ def test_hue_keep_residual_spares_palettes_not_hue_swaps() -> None:
     for palette in (warmer_paler, more_saturated):
         assert float(hue_keep_residual(palette, scene)) < 0.005
 
+    # With a saturation floor, washing the colours out is no longer free.
+    washed_out = grey.expand_as(scene)
+    assert float(hue_keep_residual(washed_out, scene)) < 0.005
+    assert float(hue_keep_residual(washed_out, scene, min_saturation=0.5)) > 0.05
+
     brown_field = scene.clone()
     brown_field[:, :, 32:] += torch.tensor([0.3, -0.3, 0.05]).view(1, 3, 1, 1)
     assert float(colour_fit_residual(brown_field, scene)) < 0.01
