@@ -49,7 +49,7 @@ def test_manifest_figures_are_reproduced(name: str, measured: dict) -> None:
     style, result = measured[name]
     stored, now = style.evaluation, result.summary()
     assert (now["photos"], now["style_images"]) == (stored["photos"], stored["style_images"])
-    for key in ("swd", "swd_joint", "ssim_luma", "edge_correlation", "grid_peak_ratio", "colour_blotch"):
+    for key in ("swd", "swd_joint", "ssim_luma", "edge_correlation", "grid_peak_ratio", "colour_blotch", "hue_swap"):
         for method, value in stored[key].items():
             assert now[key][method] == pytest.approx(value, rel=RELATIVE_TOLERANCE, abs=0.01), (key, method)
 
