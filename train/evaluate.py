@@ -28,7 +28,6 @@ import json
 import statistics
 import sys
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,26 +146,16 @@ def load_images(folder: Path, size: int, max_images: int | None, role: str) -> l
     return [center_crop(resize_short(read_rgb(p), size), size) for p in files]
 
 
-def _mean_residual(
-    residual: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], photos: list[np.ndarray], images: list[np.ndarray]
-) -> float:
-    """Mean of `residual(image, photo)` over the pairs, on a 0-1 scale x100."""
-    scores = [
-        residual(to_tensor(s).unsqueeze(0), to_tensor(p).unsqueeze(0)) for p, s in zip(photos, images, strict=True)
-    ]
-    return float(np.mean([float(v) for v in scores])) * 50.0  # to_tensor's [-1, 1] is twice a 0-1 scale
-
-
 @torch.no_grad()
-def colour_blotch(photos: list[np.ndarray], images: list[np.ndarray]) -> float:
-    """Mean colour-fit residual of `images` against their `photos`, on a 0-1 scale x100."""
-    return _mean_residual(colour_fit_residual, photos, images)
-
-
-@torch.no_grad()
-def hue_swap(photos: list[np.ndarray], images: list[np.ndarray]) -> float:
-    """Mean hue-keep residual of `images` against their `photos`, on a 0-1 scale x100."""
-    return _mean_residual(hue_keep_residual, photos, images)
+def colour_residuals(photos: list[np.ndarray], images: list[np.ndarray]) -> tuple[float, float]:
+    """Colour blotch and hue swap of `images` against their `photos`: the mean colour-fit and
+    hue-keep residuals, on a 0-1 scale x100 (each pair converted once for both)."""
+    blotch, hue = [], []
+    for p, s in zip(photos, images, strict=True):
+        photo, image = to_tensor(p).unsqueeze(0), to_tensor(s).unsqueeze(0)
+        blotch.append(float(colour_fit_residual(image, photo)))
+        hue.append(float(hue_keep_residual(image, photo)))
+    return float(np.mean(blotch)) * 50.0, float(np.mean(hue)) * 50.0  # to_tensor's [-1, 1] is twice a 0-1 scale
 
 
 @torch.no_grad()
@@ -221,8 +210,7 @@ def evaluate_generators(
         if method != "photos":
             result.ssim[method] = float(np.mean([ssim_luma(p, s) for p, s in zip(photos, images, strict=True)]))
             result.edges[method] = float(np.mean([edge_correlation(p, s) for p, s in zip(photos, images, strict=True)]))
-            result.blotch[method] = colour_blotch(photos, images)
-            result.hue_swap[method] = hue_swap(photos, images)
+            result.blotch[method], result.hue_swap[method] = colour_residuals(photos, images)
         result.grid[method] = stride_peak_ratio(images)
     result.grid["style images"] = stride_peak_ratio(styles)
     recs = None
