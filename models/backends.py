@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.lite_generator import fold_demodulation
+
 
 class FrameRunner(Protocol):
     """BGR uint8 HWC (sides multiples of 4) -> stylized BGR uint8 HWC of the same size."""
@@ -43,12 +45,13 @@ class FrameModel(nn.Module):
 
     The BGR<->RGB swap and the [0,255]->[-1,1] scaling are folded into the first and last
     convolutions (exact, because the generators pad by reflection), so the frame path does
-    no per-pixel channel shuffle or normalisation pass.
+    no per-pixel channel shuffle or normalisation pass. Demodulated convolutions are folded to
+    plain ones first (their filters are fixed from here on).
     """
 
     def __init__(self, generator: nn.Module) -> None:
         super().__init__()
-        self.generator = generator
+        self.generator = fold_demodulation(generator)
         convs = [m for m in generator.modules() if isinstance(m, nn.Conv2d)]
         first, last = convs[0], convs[-1]
         if first.in_channels != 3 or last.out_channels != 3:

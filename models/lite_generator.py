@@ -65,10 +65,32 @@ class DemodConv2d(nn.Conv2d):
     feature map by planting one huge spike in it, the trick behind droplet blobs
     (Karras et al. 2020, section 2.2). The keys of its state are a plain convolution's."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def demodulated_weight(self) -> torch.Tensor:
         w = self.weight
-        w = w * torch.rsqrt(w.float().square().sum(dim=(1, 2, 3), keepdim=True) + 1e-8).to(w.dtype)
-        return self._conv_forward(x, w, self.bias)
+        return w * torch.rsqrt(w.float().square().sum(dim=(1, 2, 3), keepdim=True) + 1e-8).to(w.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.demodulated_weight(), self.bias)
+
+
+def fold_demodulation(model: nn.Module) -> nn.Module:
+    """Replace every `DemodConv2d` in `model` (in place) by a plain convolution holding its
+    demodulated filters, and return it. For inference, where the weights are fixed: the eager
+    path then no longer renormalises each filter bank on every frame (on CUDA, a handful of
+    small kernel launches per layer)."""
+    for parent in model.modules():
+        for child_name, child in parent.named_children():
+            if isinstance(child, DemodConv2d):
+                plain = nn.Conv2d(
+                    child.in_channels, child.out_channels, child.kernel_size, child.stride, child.padding,
+                    child.dilation, child.groups, child.bias is not None, child.padding_mode,
+                )  # fmt: skip
+                with torch.no_grad():
+                    plain.weight.copy_(child.demodulated_weight())
+                    if child.bias is not None:
+                        plain.bias.copy_(child.bias)
+                setattr(parent, child_name, plain.to(child.weight.device, child.weight.dtype))
+    return model
 
 
 class ResizeConvUp(nn.Module):

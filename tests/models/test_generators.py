@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from models.discriminator import PatchDiscriminator
+from models.lite_generator import DemodConv2d, fold_demodulation
 from models.registry import PRESETS, GeneratorConfig, available_architectures, create_generator
 
 
@@ -107,3 +108,16 @@ def test_demodulated_decoder_uses_no_image_statistics(arch: str) -> None:
     assert set(model.state_dict()) == plain_keys
     with pytest.raises(ValueError, match="unknown decoder_norm"):
         create_generator(GeneratorConfig(arch, ngf=8, n_blocks=2, decoder_norm="batch"))
+
+
+def test_folding_demodulation_keeps_the_output() -> None:
+    """For inference the demodulated convolutions become plain ones holding the normalised
+    filters: the same picture, with no per-call renormalisation left."""
+    torch.manual_seed(0)
+    model = create_generator(GeneratorConfig("lite_hq", ngf=8, n_blocks=2, decoder_norm="demod")).eval()
+    x = torch.rand(1, 3, 32, 40) * 2 - 1
+    with torch.no_grad():
+        y = model(x)
+        folded = fold_demodulation(model)
+        assert not any(isinstance(m, DemodConv2d) for m in folded.modules())
+        assert torch.allclose(folded(x), y, atol=1e-5)
