@@ -94,6 +94,13 @@ class TrainConfig:
         "between crisp edges (woodblock prints) over the busy grain a small generator paints into "
         "them; 0 = off",
     )
+    lambda_flat_texture: float = _opt(
+        0.0,
+        "weight of an L1 total-variation penalty on the photo->style output that only counts where "
+        "the photo itself is flat (each difference weighted by exp(-|photo difference| / 0.05)): "
+        "it clears streaks painted into skies and ringing beside edges, and spares the edges and "
+        "textures the photo has; may be switched on when resuming a run; 0 = off",
+    )
     lambda_colour_fit: float = _opt(
         0.0,
         "weight of the colour-blotch penalty on the photo->style output: the L1 residual of the "
@@ -169,7 +176,7 @@ class TrainConfig:
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_colour_fit", "lambda_hue_keep", "hue_keep_min_saturation", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "norm_clip", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_flat_texture", "lambda_colour_fit", "lambda_hue_keep", "hue_keep_min_saturation", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "norm_clip", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
         }
     )  # fmt: skip
 

@@ -76,6 +76,7 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
         for k in (
             "lambda_grid",
             "lambda_tv",
+            "lambda_flat_texture",
             "lambda_colour_fit",
             "lambda_hue_keep",
             "hue_keep_min_saturation",

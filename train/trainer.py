@@ -46,7 +46,14 @@ from train.data import StepBatchSampler, UnpairedDataset, load_center, scan_fold
 from train.distributed import DistInfo, any_rank, cleanup, gather_objects, init_distributed, wait_for_all
 from train.ema import WeightEMA
 from train.image_pool import ImagePool
-from train.losses import GAN_LOSSES, colour_fit_residual, gradient_penalty, hue_keep_residual, total_variation
+from train.losses import (
+    GAN_LOSSES,
+    colour_fit_residual,
+    flat_texture,
+    gradient_penalty,
+    hue_keep_residual,
+    total_variation,
+)
 from train.progress import LossLog, save_grid
 from train.spike_penalty import SpikePenalty
 from train.stride_pattern import stride_pattern_loss
@@ -239,13 +246,16 @@ class CycleGANTrainer:
             loss_cycle_b = (rec_b.float() - real_b).abs().mean() * cfg.lambda_cycle
             loss_g = loss_g_a + loss_g_b + loss_cycle_a + loss_cycle_b
             # Priors with weight 0 are logged as 0 and not computed (the grid one runs two FFTs).
-            loss_grid = loss_tv = loss_colour = loss_hue = torch.zeros((), device=self.device)
+            loss_grid = loss_tv = loss_flat = loss_colour = loss_hue = torch.zeros((), device=self.device)
             if cfg.lambda_grid > 0:
                 loss_grid = (stride_pattern_loss(fake_b) + stride_pattern_loss(fake_a)) * cfg.lambda_grid
                 loss_g = loss_g + loss_grid
             if cfg.lambda_tv > 0:
                 loss_tv = total_variation(fake_b) * cfg.lambda_tv
                 loss_g = loss_g + loss_tv
+            if cfg.lambda_flat_texture > 0:
+                loss_flat = flat_texture(fake_b, real_a) * cfg.lambda_flat_texture
+                loss_g = loss_g + loss_flat
             if cfg.lambda_colour_fit > 0:
                 loss_colour = colour_fit_residual(fake_b, real_a) * cfg.lambda_colour_fit
                 loss_g = loss_g + loss_colour
@@ -288,7 +298,7 @@ class CycleGANTrainer:
         losses = {
             "D_A": loss_d_a, "G_A": loss_g_a, "cycle_A": loss_cycle_a, "idt_A": loss_idt_a,
             "D_B": loss_d_b, "G_B": loss_g_b, "cycle_B": loss_cycle_b, "idt_B": loss_idt_b,
-            "grid": loss_grid, "tv": loss_tv, "colour": loss_colour, "hue": loss_hue, "spike": loss_spike,
+            "grid": loss_grid, "tv": loss_tv, "flat": loss_flat, "colour": loss_colour, "hue": loss_hue, "spike": loss_spike,
         }  # fmt: skip
         return {k: v.detach().float() for k, v in losses.items()}
 

@@ -213,6 +213,26 @@ def test_total_variation_prior_flattens_translations(dataroot: Path, tmp_path: P
     assert tv_after(50.0, tmp_path / "tv") < 0.7 * tv_after(0.0, tmp_path / "plain")
 
 
+def test_flat_texture_charges_strokes_only_where_the_photo_is_flat(dataroot: Path, tmp_path: Path) -> None:
+    """Vertical streaks over a flat sky cost what plain TV charges; the same streaks over a photo
+    with those very edges cost almost nothing. With --lambda-flat-texture the photo->style
+    outputs of the tiny run get flatter where its photos are flat."""
+    from train.losses import flat_texture, total_variation
+
+    streaks = (torch.arange(32) % 2 * 0.4 - 0.2).view(1, 1, 1, 32).expand(1, 3, 32, 32)
+    sky = torch.full((1, 3, 32, 32), 0.3)
+    assert abs(float(flat_texture(sky + streaks, sky)) - float(total_variation(sky + streaks))) < 1e-6
+    assert float(flat_texture(sky + streaks, sky + streaks)) < 0.01 * float(total_variation(sky + streaks))
+
+    def flat_after(weight: float, out: Path) -> float:
+        return _measure_after_training(dataroot, out, "lambda_flat_texture", weight, "flat", flat_texture_of)
+
+    def flat_texture_of(photo: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+        return flat_texture(output, photo)
+
+    assert flat_after(200.0, tmp_path / "flat") < 0.7 * flat_after(0.0, tmp_path / "plain")
+
+
 def test_colour_fit_residual_spares_palettes_and_brushwork_not_blotches() -> None:
     """The colour-blotch penalty is ~0 for any global linear recolouring of the photo and for
     texture finer than its 8x8 cells, and clearly positive for a patch of colour the photo does
