@@ -121,3 +121,25 @@ def test_folding_demodulation_keeps_the_output() -> None:
         folded = fold_demodulation(model)
         assert not any(isinstance(m, DemodConv2d) for m in folded.modules())
         assert torch.allclose(folded(x), y, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (37, 53), (30, 18), (5, 7)])
+def test_light_generator_infers_with_a_reflected_margin(shape: tuple[int, int]) -> None:
+    """Outside training the light generator sees its input with an 8-px reflected margin and
+    crops it off again (so the frame its zero-padded layers paint lies outside the picture);
+    training pays nothing for it."""
+    torch.manual_seed(0)
+    model = create_generator(GeneratorConfig("lite_hq", ngf=8, n_blocks=2))
+    x = torch.rand(1, 3, *shape) * 2 - 1
+    with torch.no_grad():
+        trained = model(x)
+        model.eval()
+        inferred = model(x)
+        assert inferred.shape == x.shape
+        b = model.inference_border
+        if all(side > b and side % 4 == 0 for side in shape):  # else more padding joins the margin
+            margin = torch.nn.functional.pad(x, (b, b, b, b), mode="reflect")
+            model.inference_border = 0
+            assert torch.allclose(inferred, model(margin)[..., b : b + shape[0], b : b + shape[1]], atol=1e-5)
+            model.train()
+            assert torch.allclose(model(x), trained)
