@@ -97,9 +97,10 @@ class TrainConfig:
     lambda_flat_texture: float = _opt(
         0.0,
         "weight of an L1 total-variation penalty on the photo->style output that only counts where "
-        "the photo itself is flat (each difference weighted by exp(-|photo difference| / 0.05)): "
-        "it clears streaks painted into skies and ringing beside edges, and spares the edges and "
-        "textures the photo has; may be switched on when resuming a run; 0 = off",
+        "the photo itself is flat (each difference weighted by exp(-|photo difference| / 0.05)), "
+        "aimed at ringing beside edges and streaks painted into skies; it spares the photo's own "
+        "edges and textures, but also a style's strokes there (docs/training-notes.md); may be "
+        "switched on when resuming a run; 0 = off",
     )
     lambda_colour_fit: float = _opt(
         0.0,
