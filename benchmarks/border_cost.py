@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import statistics
 import sys
-
-import numpy as np
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as bench.py: no spinning threads between calls
 
+from benchmarks.interleaved import interleaved_inference_ms
 from models.engine import InferenceEngine
 from models.style_library import StyleLibrary
 
@@ -28,20 +26,11 @@ def measure(style: str, size: int, rounds: int, frames: int = 20) -> dict[str, f
     model, _ = StyleLibrary().load(style)
     if not hasattr(model, "inference_border"):
         raise SystemExit(f"error: style {style!r} is not a light generator; it has no inference border")
-    engines = {}
+    generators = {}
     for name, border in (("border", model.inference_border), ("none", 0)):
-        generator = copy.deepcopy(model)
-        generator.inference_border = border
-        engines[name] = InferenceEngine(device="cpu", size=size)
-        engines[name].set_style(generator, name)
-    frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-    times: dict[str, list[float]] = {name: [] for name in engines}
-    for _ in range(rounds):
-        for name, engine in engines.items():
-            for _ in range(frames):
-                engine.process(frame)
-                times[name].append(engine.last_inference_ms)
-    return {name: statistics.median(values) for name, values in times.items()}
+        generators[name] = copy.deepcopy(model)
+        generators[name].inference_border = border
+    return interleaved_inference_ms(generators, size, rounds, frames)
 
 
 def main(argv: list[str] | None = None) -> int:

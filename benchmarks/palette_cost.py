@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 from dataclasses import replace
 
-import numpy as np
 from torch import nn
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as bench.py: no spinning threads between calls
 
+from benchmarks.interleaved import interleaved_inference_ms
 from models.engine import InferenceEngine
 from models.registry import GeneratorConfig, create_generator
 from models.style_library import StyleLibrary
@@ -37,18 +36,9 @@ def measure(style: str, size: int, rounds: int, frames: int = 20) -> dict[str, f
     model, entry = StyleLibrary().load(style)
     if not entry.config.palette:
         raise SystemExit(f"error: style {style!r} has no palette map; pick one whose architecture says 'palette'")
-    engines = {}
-    for name, generator in (("palette", model), ("plain", without_palette(model, entry.config))):
-        engines[name] = InferenceEngine(device="cpu", size=size)
-        engines[name].set_style(generator, name)  # prepared in place: `model` is not used again
-    frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-    times: dict[str, list[float]] = {name: [] for name in engines}
-    for _ in range(rounds):
-        for name, engine in engines.items():
-            for _ in range(frames):
-                engine.process(frame)
-                times[name].append(engine.last_inference_ms)
-    return {name: statistics.median(values) for name, values in times.items()}
+    # Prepared in place by the engines: `model` is not used again.
+    generators = {"palette": model, "plain": without_palette(model, entry.config)}
+    return interleaved_inference_ms(generators, size, rounds, frames)
 
 
 def main(argv: list[str] | None = None) -> int:

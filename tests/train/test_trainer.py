@@ -225,10 +225,9 @@ def test_flat_texture_charges_strokes_only_where_the_photo_is_flat(dataroot: Pat
     assert float(flat_texture(sky + streaks, sky + streaks)) < 0.01 * float(total_variation(sky + streaks))
 
     def flat_after(weight: float, out: Path) -> float:
-        return _measure_after_training(dataroot, out, "lambda_flat_texture", weight, "flat", flat_texture_of)
-
-    def flat_texture_of(photo: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
-        return flat_texture(output, photo)
+        return _measure_after_training(
+            dataroot, out, "lambda_flat_texture", weight, "flat", lambda a, y: flat_texture(y, a)
+        )
 
     assert flat_after(200.0, tmp_path / "flat") < 0.7 * flat_after(0.0, tmp_path / "plain")
 
