@@ -151,6 +151,12 @@ class TrainConfig:
     load_size: int = _opt(286, "resize the short side to this before cropping")
     crop_size: int = _opt(256, "random square crop used for training")
     flip: bool = _opt(True, "random horizontal flips")
+    dark_style_fraction: float = _opt(
+        0.0,
+        "fraction of style images darkened by a random gamma of 2-3.5 before the discriminator sees "
+        "them, so a style with no dark paintings (Monet) still has a target for night photos "
+        "(0 = off)",
+    )
     init_gain: float = _opt(0.02, "std of the normal weight init")
     seed: int = _opt(0, "random seed (data order, crops, init, pools)")
     device: str = _opt("auto", "auto, cpu, cuda or cuda:N")
@@ -236,6 +242,8 @@ class TrainConfig:
             raise StyleCamError(f"--load-size {self.load_size} is smaller than --crop-size {self.crop_size}")
         if self.batch_size < 1 or self.n_critic < 1 or self.pool_size < 0:
             raise StyleCamError("--batch-size and --n-critic must be >= 1 and --pool-size >= 0")
+        if not 0.0 <= self.dark_style_fraction < 1.0:
+            raise StyleCamError(f"--dark-style-fraction {self.dark_style_fraction} must be in [0, 1)")
         if self.spike_sigma <= 0:
             raise StyleCamError(f"--spike-sigma {self.spike_sigma} must be positive")
         if not 0.0 <= self.decay_fraction <= 1.0:

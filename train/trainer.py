@@ -497,7 +497,15 @@ def _run(
         warnings.simplefilter("ignore")  # the summary below reports skipped files once
         scan_a = scan_folder(a_dir, config.crop_size, "domain A")
         scan_b = scan_folder(b_dir, config.crop_size, "domain B")
-    dataset = UnpairedDataset(scan_a.files, scan_b.files, config.load_size, config.crop_size, config.flip, config.seed)
+    dataset = UnpairedDataset(
+        scan_a.files,
+        scan_b.files,
+        config.load_size,
+        config.crop_size,
+        config.flip,
+        config.seed,
+        config.dark_style_fraction,
+    )
     total = total_steps_for(config, len(dataset), info.world_size)
     trainer = CycleGANTrainer(config, total, device, info)
     if resume_state is not None:
