@@ -15,7 +15,9 @@ Where the compute goes and what was changed (measured with `python main.py bench
 - `norm_clip` (a config value) caps the decoder's normalised activations (see `ResizeConvUp`);
 - `decoder_norm="demod"` replaces the decoder's instance norms by weight demodulation
   (`DemodConv2d`), the cure StyleGAN2 found for droplet artefacts;
-- `palette` (a config flag) ends it with the colour map fitted after training (models/palette.py).
+- `palette` (a config flag) ends it with the colour map fitted after training (models/palette.py);
+- `colour_guard` (a block size) then takes out colour patches the input does not explain
+  (models/colour_guard.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.colour_guard import ColourGuard
 from models.padding import pad_to_multiple
 from models.palette import PaletteMap
 from models.registry import GeneratorConfig, register_generator
@@ -201,6 +204,7 @@ class LiteGenerator(nn.Module):
         # lets the trainer switch it on when resuming such a run (train/trainer.py).
         self.tone = GlobalTone(c0) if config.global_tone else None
         self.palette = PaletteMap() if config.palette else None  # last: see models/palette.py
+        self.guard = ColourGuard(config.colour_guard) if config.colour_guard else None
 
     @torch.no_grad()
     def calibrate_tone(self, images: torch.Tensor) -> None:
@@ -218,6 +222,8 @@ class LiteGenerator(nn.Module):
             y = self.decoder[2:](features + self.tone(stem))
         if self.palette is not None:
             y = self.palette(y)
+        if self.guard is not None:
+            y = self.guard(x, y)
         return y[..., border : border + h, border : border + w]
 
 

@@ -23,7 +23,8 @@ class GeneratorConfig:
     stages are normalised: "instance" (per image, as in CycleGAN) or "demod" (weight
     demodulation, which depends on no image statistics and so gives droplets no cause).
     `palette` ends the generator with the fixed colour map fitted after training
-    (models/palette.py).
+    (models/palette.py), and `colour_guard` (block size in pixels, 0 = off) then removes the
+    colour patches the input's colours do not explain (models/colour_guard.py).
     """
 
     arch: str = "resnet"
@@ -34,6 +35,7 @@ class GeneratorConfig:
     norm_clip: float = 0.0
     decoder_norm: str = "instance"
     palette: bool = False
+    colour_guard: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,6 +50,7 @@ class GeneratorConfig:
         extras += f" norm-clip={self.norm_clip:g}" if self.norm_clip else ""
         extras += f" decoder-norm={self.decoder_norm}" if self.decoder_norm != "instance" else ""
         extras += " palette" if self.palette else ""
+        extras += f" colour-guard={self.colour_guard}" if self.colour_guard else ""
         return f"{self.arch} ngf={self.ngf} blocks={self.n_blocks}{extras}"
 
 

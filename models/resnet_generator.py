@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.colour_guard import ColourGuard
 from models.padding import pad_to_multiple
 from models.palette import PaletteMap
 from models.registry import GeneratorConfig, register_generator
@@ -64,10 +65,13 @@ class ResnetGenerator(nn.Module):
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         self.palette = PaletteMap() if config.palette else None  # last: see models/palette.py
+        self.guard = ColourGuard(config.colour_guard) if config.colour_guard else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, h, w = pad_to_multiple(x, 4)
         y = self.model(x)
         if self.palette is not None:
             y = self.palette(y)
+        if self.guard is not None:
+            y = self.guard(x, y)
         return y[..., :h, :w]

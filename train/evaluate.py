@@ -16,7 +16,8 @@ For test photos and real style images it reports, for the stylized photos and fo
 - stride-locked pattern (hatching, halftone): DFT power at multiples of N/4 over its
   neighbours, median over images (~1-2 for real images; see train/stride_pattern.py), also for
   the real style images as the reference;
-and, when both generators exist (`--run`), the cycle reconstruction L1, plus ms/frame through
+`--colour-guard BLOCK` measures a style with its colour guard at that block size (or 0, without
+it), no retraining needed (models/colour_guard.py). And, when both generators exist (`--run`), the cycle reconstruction L1, plus ms/frame through
 the app's inference engine, FID when `--inception-weights` points to torchvision Inception-v3
 weights on disk (never downloaded), and a sample sheet PNG.
 """
@@ -28,7 +29,7 @@ import json
 import statistics
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -36,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.colour_guard import set_colour_guard
 from models.engine import InferenceEngine
 from models.errors import StyleCamError
 from models.style_library import StyleLibrary
@@ -188,9 +190,13 @@ def evaluate_generators(
     sheet: Path | None = None,
     inception_weights: Path | None = None,
     time_engine: bool = True,
+    colour_guard: int | None = None,
 ) -> EvalResult:
-    """All figures for the A->B generator `forward` (and the B->A `backward` when given)."""
+    """All figures for the A->B generator `forward` (and the B->A `backward` when given);
+    `colour_guard` switches `forward`'s guard on at that block size (0 = off; None = as built)."""
     forward = forward.eval()
+    if colour_guard is not None:
+        set_colour_guard(forward, colour_guard)
     photos = load_images(Path(photos_dir), size, max_images, "photos")
     styles = load_images(Path(style_dir), size, max_images, "style images")
     with record_norm_peaks(forward) as peaks:
@@ -276,6 +282,8 @@ def evaluate_checkpoint_state(
     if photos is None or style_images is None:
         return None
     forward, backward, config = run_generators(state)
+    if kwargs.get("colour_guard") is not None:
+        config = replace(config, colour_guard=kwargs["colour_guard"])
     kwargs.setdefault("sheet", Path(run_dir) / "evaluation_sheet.png")
     result = evaluate_generators(forward, backward, photos, style_images, **kwargs)
     # step and generator tell export which of the run's checkpoints these figures are for
@@ -300,11 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-library", action="store_true", help="store the figures in the style's entry")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--no-timing", action="store_true", help="skip the ms/frame measurement")
+    parser.add_argument(
+        "--colour-guard", type=int, metavar="BLOCK",
+        help="evaluate with the colour guard at BLOCK pixels (0 = off; default: as the style was built)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     common = {"size": args.size, "max_images": args.max_images, "inception_weights": args.inception_weights,
-              "time_engine": not args.no_timing}  # fmt: skip
+              "time_engine": not args.no_timing, "colour_guard": args.colour_guard}  # fmt: skip
     try:
         if args.size < 32 or args.size % 4:
             raise StyleCamError(f"--size {args.size} must be a multiple of 4 and at least 32")
