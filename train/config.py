@@ -179,11 +179,12 @@ class TrainConfig:
     # fine-tuned with a texture or colour prior or the droplet penalty;
     # ema_decay and decay_fraction so a finished run can be continued with an average and a gentle
     # (not a full-LR) restart of its schedule; global_tone so a trained run can grow that path;
-    # norm_clip (parameter-free) so a trained run can be fine-tuned under the cap.
+    # norm_clip (parameter-free) so a trained run can be fine-tuned under the cap;
+    # dark_style_fraction (a data augmentation) so a run can be fine-tuned with or without it.
     RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
         {
             "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_flat_texture", "lambda_colour_fit", "lambda_hue_keep", "hue_keep_min_saturation", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "norm_clip", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out",
+            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_flat_texture", "lambda_colour_fit", "lambda_hue_keep", "hue_keep_min_saturation", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "norm_clip", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out", "dark_style_fraction",
         }
     )  # fmt: skip
 
