@@ -16,10 +16,11 @@ For test photos and real style images it reports, for the stylized photos and fo
 - stride-locked pattern (hatching, halftone): DFT power at multiples of N/4 over its
   neighbours, median over images (~1-2 for real images; see train/stride_pattern.py), also for
   the real style images as the reference;
-`--colour-guard BLOCK` measures a style with its colour guard at that block size (or 0, without
-it), no retraining needed (models/colour_guard.py). And, when both generators exist (`--run`), the cycle reconstruction L1, plus ms/frame through
+and, when both generators exist (`--run`), the cycle reconstruction L1, plus ms/frame through
 the app's inference engine, FID when `--inception-weights` points to torchvision Inception-v3
-weights on disk (never downloaded), and a sample sheet PNG.
+weights on disk (never downloaded), and a sample sheet PNG. `--colour-guard BLOCK` measures a
+style with its colour guard at that block size (0: without it), no retraining needed
+(models/colour_guard.py).
 """
 
 from __future__ import annotations
