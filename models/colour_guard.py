@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.errors import StyleCamError
+
 RIDGE = 1e-3  # of the input's mean block-colour variance: keeps the solve sane on flat frames
 
 
@@ -66,7 +68,7 @@ class ColourGuard(nn.Module):
     def __init__(self, block: int) -> None:
         super().__init__()
         if block < 2:
-            raise ValueError(f"colour guard block {block} must be at least 2 pixels")
+            raise StyleCamError(f"colour guard block {block} must be 0 (off) or at least 2 pixels")
         self.block = block
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -19,9 +19,8 @@ from models.style_library import Style, StyleLibrary
 
 
 def set_style_colour_guard(library: StyleLibrary, name: str, block: int) -> Style:
-    """Re-save library style `name` with its colour guard at `block` pixels (0 = off)."""
-    if block == 1 or block < 0:
-        raise StyleCamError(f"--block {block} must be 0 (off) or at least 2 pixels")
+    """Re-save library style `name` with its colour guard at `block` pixels (0 = off); a bad
+    block is refused (models/colour_guard.py) before anything is written."""
     model, style = library.load(name)
     config = replace(style.config, colour_guard=block)
     training = {**style.training, "colour_guard": f"block {block} px" if block else "off"}
