@@ -50,6 +50,12 @@ def load_checkpoint(path: Path) -> dict:
     return state
 
 
+def run_folder(run: Path | str) -> Path:
+    """The run folder of a run folder or of a checkpoint file inside it."""
+    path = resolve_checkpoint(run)
+    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+
+
 def resolve_checkpoint(path: Path | str) -> Path:
     path = Path(path)
     if path.is_dir():

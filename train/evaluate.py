@@ -42,7 +42,7 @@ from models.colour_guard import set_colour_guard
 from models.engine import InferenceEngine
 from models.errors import StyleCamError
 from models.style_library import StyleLibrary
-from train.checkpoint import load_checkpoint
+from train.checkpoint import load_checkpoint, run_folder
 from train.data import center_crop, read_rgb, resize_short, scan_folder, to_tensor
 from train.losses import colour_fit_residual, hue_keep_residual
 from train.metrics import edge_correlation, reinhard_transfer, ssim_luma, swd, swd_descriptors
@@ -322,8 +322,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.size < 32 or args.size % 4:
             raise StyleCamError(f"--size {args.size} must be a multiple of 4 and at least 32")
         if args.run:
-            from train.export import run_folder
-
             state = load_checkpoint(args.run)
             if args.sheet:
                 common["sheet"] = args.sheet

@@ -18,16 +18,10 @@ from torch import nn
 from models.errors import StyleCamError
 from models.registry import GeneratorConfig, create_generator
 from models.style_library import Style, StyleLibrary
-from train.checkpoint import load_checkpoint, resolve_checkpoint
+from train.checkpoint import load_checkpoint, run_folder
 from train.spike_penalty import DEFAULT_SIGMA
 
 EVALUATION_FILE = "evaluation.json"
-
-
-def run_folder(run: Path | str) -> Path:
-    """The run folder of a run folder or of a checkpoint file inside it."""
-    path = resolve_checkpoint(run)
-    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
 
 
 def generator_weights(state: dict, key: str) -> dict:

@@ -39,6 +39,7 @@ from train.checkpoint import (
     cpu_state_dict,
     load_checkpoint,
     restore_rng,
+    run_folder,
     save_checkpoint,
 )
 from train.config import TrainConfig, add_config_args, given_fields
@@ -673,6 +674,8 @@ def main(argv: list[str] | None = None) -> int:
             if resume_state.get("kind") != "cyclegan":
                 raise StyleCamError(f"{where} is a {resume_state.get('kind')} checkpoint, not a CycleGAN run")
             config = config_for_resume(resume_state["config"], given)
+            if "out" not in given:  # a copied or moved run goes on where it is, not where it was made
+                config.out = str(run_folder(where))
         else:
             config = TrainConfig(**given)
         run_training(config, resume_state)

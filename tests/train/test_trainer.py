@@ -157,6 +157,23 @@ def test_resume_with_another_architecture_is_a_clear_error(dataroot: Path, tmp_p
     assert err.startswith("error: cannot change --gan-loss when resuming") and "\n" not in err
 
 
+def test_resuming_a_copied_run_continues_in_the_copy(dataroot: Path, tmp_path: Path) -> None:
+    """Without --out, `--resume FOLDER` writes to FOLDER, not to the folder the run was made in
+    (a copy resumed beside its original used to overwrite the original's checkpoints)."""
+    import shutil
+
+    from train.trainer import main
+
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    run_training(tiny_config(dataroot, original, max_steps=2), quiet=True)
+    shutil.copytree(original, copy)
+    before = (original / "checkpoints" / "latest.pt").read_bytes()
+    assert main(["--resume", str(copy), "--max-steps", "4", "--threads", "1"]) == 0
+    assert load_checkpoint(copy)["step"] == 4
+    assert (original / "checkpoints" / "latest.pt").read_bytes() == before
+    assert load_checkpoint(copy)["config"]["out"] == str(copy)
+
+
 def test_snapshots_are_kept_and_exportable(dataroot: Path, tmp_path: Path) -> None:
     """--snapshot-every keeps one checkpoint per N steps beside latest.pt, each loadable and
     exportable on its own (to pick the best step by evaluation and by eye)."""
