@@ -201,6 +201,24 @@ class CycleGANTrainer:
     def _lr_lambda(self, step: int) -> float:
         return lr_factor(step, self.total_steps, self.config.decay_fraction)
 
+    def _sync_schedule(self, source: str) -> None:
+        """Put each scheduler's epoch on the run's step. LambdaLR counts its own epochs, so a
+        checkpoint assembled from two runs (one's optimisers under another's step counter) would
+        otherwise train at the rate of the wrong step, 0 past the schedule's end, without a word."""
+        for key, sched in self.schedulers.items():
+            if sched.last_epoch == self.step:
+                continue
+            warnings.warn(
+                f"{source}: the {key} learning-rate schedule was at step {sched.last_epoch}, the run at "
+                f"{self.step}; the schedule now follows the run",
+                stacklevel=3,
+            )
+            sched.last_epoch = self.step
+            factor = self._lr_lambda(self.step)
+            for group, base in zip(self.optimizers[key].param_groups, sched.base_lrs, strict=True):
+                group["lr"] = base * factor
+            sched._last_lr = [group["lr"] for group in self.optimizers[key].param_groups]
+
     def _discriminator(self) -> nn.Module:
         return PatchDiscriminator(3, self.config.ndf, self.config.d_layers)
 
@@ -408,6 +426,7 @@ class CycleGANTrainer:
                 scaler.load_state_dict(state["scalers"][key])
         self.tone_added = adds_tone
         self.step = int(state["step"])
+        self._sync_schedule(source)
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.last_losses = dict(state.get("last_losses", {}))
         if self.ema is not None:

@@ -174,6 +174,28 @@ def test_resuming_a_copied_run_continues_in_the_copy(dataroot: Path, tmp_path: P
     assert load_checkpoint(copy)["config"]["out"] == str(copy)
 
 
+def test_a_stale_schedule_in_a_checkpoint_follows_the_step(dataroot: Path, tmp_path: Path) -> None:
+    """A checkpoint whose scheduler epoch is past its step (optimisers taken from a longer run)
+    resumes at the rate of its own step, with a warning, not at the rate of 0."""
+    run_training(tiny_config(dataroot, tmp_path, max_steps=2), quiet=True)
+    state = load_checkpoint(tmp_path)
+    for sched in state["schedulers"].values():
+        sched["last_epoch"] = 10_000
+    config = tiny_config(dataroot, tmp_path, max_steps=8, decay_fraction=1.0)
+    trainer = CycleGANTrainer(config, total_steps=8)
+    with pytest.warns(UserWarning, match="schedule was at step 10000, the run at 2"):
+        trainer.load_state_dict(state)
+    expected = config.lr * lr_factor(2, 8, 1.0)
+    assert expected > 0
+    for opt in trainer.optimizers.values():
+        assert opt.param_groups[0]["lr"] == pytest.approx(expected)
+    a, b = next(_batches(config, 1))
+    before = [p.clone() for p in trainer.g_a.parameters()]
+    trainer.train_step(a, b)
+    assert any(not torch.equal(p0, p) for p0, p in zip(before, trainer.g_a.parameters(), strict=True))
+    assert trainer.schedulers["G"].last_epoch == 3
+
+
 def test_snapshots_are_kept_and_exportable(dataroot: Path, tmp_path: Path) -> None:
     """--snapshot-every keeps one checkpoint per N steps beside latest.pt, each loadable and
     exportable on its own (to pick the best step by evaluation and by eye)."""
