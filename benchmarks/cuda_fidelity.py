@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import torch
 
+from benchmarks.bench import psnr
 from models.engine import InferenceEngine
 from models.style_library import StyleLibrary
 
@@ -33,11 +34,6 @@ def read_frames(folder: Path) -> list[np.ndarray]:
     if not frames or any(f is None for f in frames):
         raise SystemExit(f"error: no readable frames in {folder}; pass a folder of PNG/JPEG video frames")
     return frames
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def timed_process(engine: InferenceEngine, frame: np.ndarray) -> tuple[np.ndarray, float]:
@@ -56,19 +52,19 @@ def compare_style(
     """Per-style figures at one size, and a reference | device | difference strip of the first frame.
 
     `device` is the engine under test ("cuda"; "cpu" runs the CPU default backend, for tests)."""
-    generator, _ = library.load(name)
+    generator, style = library.load(name)
     reference = InferenceEngine("cpu", size=size, backend="torch")
-    cuda = InferenceEngine(device, size=size)
+    tested = InferenceEngine(device, size=size)
     shape = frames[0].shape[:2]
     reference.set_style(generator, name)
-    cuda.set_style(generator, name)
+    tested.set_style(generator, name)
     diffs, peaks, psnrs, times = [], [], [], []
     strip = None
     for frame in frames:
         want = reference.process(frame)
-        got = timed_process(cuda, frame)[0]
+        got = timed_process(tested, frame)[0]
         for _ in range(4):
-            times.append(timed_process(cuda, frame)[1])
+            times.append(timed_process(tested, frame)[1])
         diff = np.abs(want.astype(np.int16) - got.astype(np.int16))
         diffs.append(float(diff.mean()))
         peaks.append(int(diff.max()))
@@ -83,7 +79,7 @@ def compare_style(
         "max_abs_diff": max(peaks),
         "psnr_db": min(psnrs),
         "cuda_ms_median": statistics.median(times),
-        "colour_guard_px": library.resolve(name).config.colour_guard,
+        "colour_guard_px": style.config.colour_guard,
     }
     return row, strip
 
