@@ -213,11 +213,8 @@ class CycleGANTrainer:
                 f"{self.step}; the schedule now follows the run",
                 stacklevel=3,
             )
-            sched.last_epoch = self.step
-            factor = self._lr_lambda(self.step)
-            for group, base in zip(self.optimizers[key].param_groups, sched.base_lrs, strict=True):
-                group["lr"] = base * factor
-            sched._last_lr = [group["lr"] for group in self.optimizers[key].param_groups]
+            sched.last_epoch = self.step - 1
+            sched.step()  # the scheduler sets every group's rate for the run's step itself
 
     def _discriminator(self) -> nn.Module:
         return PatchDiscriminator(3, self.config.ndf, self.config.d_layers)
