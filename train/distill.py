@@ -5,13 +5,20 @@ Losses on the teacher's output y_t = T(x) for photos x:
 - pixel: L1(S(x), y_t) x lambda_pixel (10);
 - feature distillation: MSE between 1x1-conv-adapted student features and teacher features at
   matching depths of the residual trunk (1/3, 2/3, end) x lambda_feature (1);
-- adversarial (LSGAN): a PatchGAN tells teacher outputs (real) from student outputs x lambda_gan (1).
+- adversarial (LSGAN): a PatchGAN tells teacher outputs (real) from student outputs x lambda_gan (1);
+- the webcam priors of train/webcam_losses.py: structure keeping x lambda_structure and
+  transformation consistency x lambda_consistency (0 = off).
+With --fine-tune the student starts as a copy of the teacher (a library style, palette map and
+colour guard included): that is how a shipped style is retrained to keep faces and hold still,
+with the pixel loss on --pixel-pool-averaged images so it keeps the style's colours and leaves
+the fine structure to the priors.
 Single process (DDP is for `python -m train`); checkpoints, --resume and export work as there.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import itertools
 import math
@@ -47,6 +54,7 @@ from train.data import SingleDomainDataset, StepBatchSampler, load_center, scan_
 from train.losses import GAN_LOSSES
 from train.progress import LossLog, save_grid
 from train.trainer import StopFlag, hardware_description, init_weights, lr_factor
+from train.webcam_losses import structure_loss, transform_consistency
 
 FEATURE_DEPTHS = (1 / 3, 2 / 3, 1.0)
 BLOCK_TYPES = (ResnetBlock, SeparableResBlock)
@@ -64,10 +72,24 @@ class DistillConfig:
     student: str = _opt("lite", "student generator preset", choices=tuple(PRESETS))
     ngf: int | None = _opt(None, "override the student preset's width")
     n_blocks: int | None = _opt(None, "override the student preset's residual blocks")
+    fine_tune: bool = _opt(
+        False, "start the student as a copy of the teacher (architecture and weights): fine-tune a style"
+    )
     ndf: int = _opt(64, "discriminator width")
     lambda_pixel: float = _opt(10.0, "weight of L1 to the teacher's output")
     lambda_feature: float = _opt(1.0, "weight of the feature-distillation MSE")
     lambda_gan: float = _opt(1.0, "weight of the adversarial loss (0 = no discriminator)")
+    pixel_pool: int = _opt(
+        1,
+        "average both images over this many pixels square before the pixel L1 (1 = per pixel; 4 keeps colours, not strokes)",
+    )
+    lambda_structure: float = _opt(
+        0.0,
+        "weight of the structure-keeping prior: the output's luma edges follow the photo's (train/webcam_losses.py)",
+    )
+    lambda_consistency: float = _opt(
+        0.0, "weight of the transformation-consistency prior: G(T(x)+noise) close to T(G(x)) (train/webcam_losses.py)"
+    )
     lr: float = _opt(2e-4, "Adam learning rate")
     beta1: float = _opt(0.5, "Adam beta1")
     max_steps: int = _opt(5000, "total steps (sets the LR schedule's length)")
@@ -93,7 +115,11 @@ class DistillConfig:
          "save_minutes", "export", "export_name", "library", "out"}
     )  # fmt: skip
 
-    def student_config(self) -> GeneratorConfig:
+    def student_config(self, teacher: GeneratorConfig | None = None) -> GeneratorConfig:
+        if self.fine_tune:
+            if teacher is None:
+                raise StyleCamError("--fine-tune needs the teacher's architecture")
+            return teacher
         base = PRESETS[self.student]
         return dataclasses.replace(
             base,
@@ -153,12 +179,28 @@ def trunk_blocks(model: nn.Module) -> list[nn.Module]:
 class Distiller:
     """Student, adapters, discriminator, optimisers and one distillation step."""
 
-    def __init__(self, config: DistillConfig, teacher: nn.Module, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self,
+        config: DistillConfig,
+        teacher: nn.Module,
+        device: torch.device | str = "cpu",
+        teacher_config: GeneratorConfig | None = None,
+    ) -> None:
         self.config, self.device = config, torch.device(device)
-        self.student_config = config.student_config()
+        self.student_config = config.student_config(teacher_config)
         torch.manual_seed(config.seed)
         self.teacher = teacher.to(self.device).eval().requires_grad_(False)
-        self.student = init_weights(create_generator(self.student_config)).to(self.device).train()
+        if config.fine_tune:
+            self.student = copy.deepcopy(self.teacher).train()
+            for name, p in self.student.named_parameters():  # the palette map stays fixed, as in training
+                p.requires_grad_(not name.startswith("palette."))
+        else:
+            self.student = init_weights(create_generator(self.student_config)).to(self.device).train()
+        self.priors_rng = torch.Generator().manual_seed(config.seed + 1)
+        if hasattr(self.teacher, "inference_border"):
+            # The student trains without the light generators' inference margin; so must the
+            # teacher, or their feature maps differ in size (models/lite_generator.py).
+            self.teacher.inference_border = 0
         self.teacher_tap, self.student_tap = (
             FeatureTap(trunk_blocks(self.teacher)),
             FeatureTap(trunk_blocks(self.student)),
@@ -168,10 +210,17 @@ class Distiller:
             t_ch = [f.shape[1] for f in (self.teacher(probe), self.teacher_tap.take())[1]]
             s_ch = [f.shape[1] for f in (self.student(probe), self.student_tap.take())[1]]
         self.adapters = nn.ModuleList([nn.Conv2d(s, t, 1) for s, t in zip(s_ch, t_ch, strict=True)]).to(self.device)
+        if config.fine_tune:  # the student starts as the teacher: its features need no mapping yet
+            with torch.no_grad():
+                for adapter in self.adapters:
+                    adapter.weight.copy_(torch.eye(adapter.out_channels).view_as(adapter.weight))
+                    adapter.bias.zero_()
         self.disc = init_weights(PatchDiscriminator(3, config.ndf)).to(self.device).train()
         betas = (config.beta1, 0.999)
         self.opt_s = torch.optim.Adam(
-            itertools.chain(self.student.parameters(), self.adapters.parameters()), config.lr, betas
+            [p for p in itertools.chain(self.student.parameters(), self.adapters.parameters()) if p.requires_grad],
+            config.lr,
+            betas,
         )
         self.opt_d = torch.optim.Adam(self.disc.parameters(), config.lr, betas)
         self.optimizers = {"S": self.opt_s, "D": self.opt_d}
@@ -191,11 +240,21 @@ class Distiller:
             t_feats = self.teacher_tap.take()
         out = self.student(x)
         s_feats = self.student_tap.take()
-        loss_pixel = F.l1_loss(out, target) * cfg.lambda_pixel
+        pool = cfg.pixel_pool
+        loss_pixel = F.l1_loss(F.avg_pool2d(out, pool), F.avg_pool2d(target, pool)) * cfg.lambda_pixel
         loss_feat = sum(F.mse_loss(a(s), t) for a, s, t in zip(self.adapters, s_feats, t_feats, strict=True))
         loss_feat = loss_feat * cfg.lambda_feature
         loss_s = loss_pixel + loss_feat
         zero = torch.zeros((), device=self.device)
+        loss_structure = loss_consistency = zero
+        if cfg.lambda_structure > 0:
+            loss_structure = structure_loss(out, x) * cfg.lambda_structure
+            loss_s = loss_s + loss_structure
+        if cfg.lambda_consistency > 0:
+            loss_consistency = transform_consistency(self.student, x, out, generator_rng=self.priors_rng)
+            self.student_tap.take()  # the second forward's features are not distilled
+            loss_consistency = loss_consistency * cfg.lambda_consistency
+            loss_s = loss_s + loss_consistency
         loss_g = loss_d = zero
         if cfg.lambda_gan > 0:
             self.disc.requires_grad_(False)
@@ -215,7 +274,14 @@ class Distiller:
         if cfg.lambda_gan > 0:
             self.schedulers["D"].step()
         self.step += 1
-        return {"pixel": loss_pixel.detach(), "feature": loss_feat.detach(), "G": loss_g.detach(), "D": loss_d.detach()}
+        return {
+            "pixel": loss_pixel.detach(),
+            "feature": loss_feat.detach(),
+            "structure": loss_structure.detach(),
+            "consistency": loss_consistency.detach(),
+            "G": loss_g.detach(),
+            "D": loss_d.detach(),
+        }
 
     def state_dict(self, extra: dict) -> dict:
         return {
@@ -236,7 +302,7 @@ class Distiller:
             },
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
-            "rank_states": [{"rng": capture_rng(self.device)}],
+            "rank_states": [{"rng": capture_rng(self.device), "priors_rng": self.priors_rng.get_state()}],
             **extra,
         }
 
@@ -257,6 +323,8 @@ class Distiller:
         self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
         self.last_losses = dict(state.get("last_losses", {}))
         restore_rng(state["rank_states"][0]["rng"], self.device)
+        if "priors_rng" in state["rank_states"][0]:
+            self.priors_rng.set_state(state["rank_states"][0]["priors_rng"])
 
 
 def run_distill(config: DistillConfig, resume_state: dict | None = None, quiet: bool = False) -> Path:
@@ -272,7 +340,7 @@ def run_distill(config: DistillConfig, resume_state: dict | None = None, quiet: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scan = scan_folder(config.photo_dir(), config.crop_size, "photos")
-    distiller = Distiller(config, teacher, device)
+    distiller = Distiller(config, teacher, device, teacher_config)
     if resume_state is not None:
         distiller.load_state_dict(resume_state)
     run_dir = config.run_dir()
