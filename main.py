@@ -86,20 +86,21 @@ def cmd_styles(args: argparse.Namespace) -> int:
     device = InferenceEngine(device=args.device).describe()  # no model loaded: only the choice
     default = library.default_style_name()
     if not styles:
-        print(f"no styles in {library.root}; add one with `python main.py import-style FILE --name NAME`")
+        print(f"no styles ({library.describe()}); add one with `python main.py import-style FILE --name NAME`")
         return 0
     # columns as wide as their longest entry, so long names and architectures stay aligned
     name_w = max(15, *(len(s.name) for s in styles))
     shown_w = max(20, *(len(s.display_name) for s in styles))
     arch_w = max(28, *(len(s.config.describe()) for s in styles))
-    print(f"{'name':<{name_w + 1}} {'display name':<{shown_w}} {'architecture':<{arch_w}} {'size':>9}  device")
+    device_col = f"{'device':<{len(device)}}  library" if library.layered else "device"
+    print(f"{'name':<{name_w + 1}} {'display name':<{shown_w}} {'architecture':<{arch_w}} {'size':>9}  {device_col}")
     for s in styles:
         mark = "*" if s.name == default else " "
         print(
             f"{mark}{s.name:<{name_w}} {s.display_name:<{shown_w}} {s.config.describe():<{arch_w}}"
-            f" {s.size_bytes() / 1e6:>7.2f}MB  {device}"
+            f" {s.size_bytes() / 1e6:>7.2f}MB  {device}" + (f"  ({s.where()})" if s.origin else "")
         )
-    print(f"(* default; library: {library.root})")
+    print(f"(* default; {library.describe()})")
     return 0
 
 
@@ -107,7 +108,8 @@ def cmd_import_style(args: argparse.Namespace) -> int:
     from models.style_library import StyleLibrary
 
     style = StyleLibrary().import_style(args.file, args.name, args.display_name, make_default=args.default)
-    print(f"imported {args.file} as style {style.name!r} ({style.config.describe()}) -> {style.path}")
+    shadows = "; it shadows the shipped style of that name" if style.shadows_shipped else ""
+    print(f"imported {args.file} as style {style.name!r} ({style.config.describe()}) -> {style.path}{shadows}")
     return 0
 
 
@@ -116,7 +118,29 @@ def cmd_remove_style(args: argparse.Namespace) -> int:
 
     library = StyleLibrary()
     library.remove_style(args.name)
-    print(f"removed style {args.name!r} from {library.root} (default now: {library.default_style_name()})")
+    back = "; the shipped style of that name shows again" if args.name in library.names() else ""
+    print(f"removed style {args.name!r} from {library.root}{back} (default now: {library.default_style_name()})")
+    return 0
+
+
+def cmd_bench(argv: list[str]) -> int:
+    """`python main.py bench ...` is `python -m benchmarks.bench ...`: the benchmarks are a tool
+    that measures the app, not part of it, so main.py runs that module as a program (runpy, in
+    this process) instead of importing it; nothing the app or the CLI imports reaches benchmarks/
+    (tests/test_layering.py checks the import graph)."""
+    import runpy
+
+    saved = sys.argv
+    sys.argv = ["main.py bench", *argv]
+    try:
+        runpy.run_module("benchmarks.bench", run_name="__main__", alter_sys=True)
+    except SystemExit as done:  # its `raise SystemExit(main())`, or argparse's exit
+        if done.code is None or isinstance(done.code, int):
+            return done.code or 0
+        print(done.code, file=sys.stderr)
+        return 1
+    finally:
+        sys.argv = saved
     return 0
 
 
@@ -137,9 +161,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:  # the benchmark owns its options
-        from benchmarks.bench import main as bench_main
-
-        return bench_main(argv[1:])
+        return cmd_bench(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS.get(args.command, cmd_gui)(args)

@@ -1,4 +1,14 @@
-"""The style library: `weights/manifest.json` plus one safetensors file per style.
+"""The style library: a `manifest.json` plus one safetensors file per style, in two folders.
+
+- The shipped styles, `weights/` beside the code: read-only. No command writes there.
+- The user's styles (imports, training exports, colour-guard switches, evaluation figures) in the
+  platform's application-data folder (`user_library_root`; `$STYLECAM_USER_STYLES` overrides it).
+  They are listed with the shipped ones; a user style with a shipped style's name shadows it
+  (`Style.shadows_shipped`), and removing it brings the shipped one back.
+
+`$STYLECAM_WEIGHTS=/dir` (or an explicit folder, `StyleLibrary(root)`) selects one library that
+is both read and written, with no shipped layer: tests, portable installs, and maintainers
+writing a new shipped style on purpose (`python -m train.export RUN --name N --library weights`).
 
 A manifest entry records what a person needs to trust a style: display name, architecture and
 hyper-parameters, training data and steps, evaluation figures and the file's sha256. A style
@@ -11,6 +21,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -31,16 +43,31 @@ from models.checkpoints import (
 from models.errors import StyleError
 from models.registry import GeneratorConfig
 
-DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "weights"
+SHIPPED_ROOT = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_ROOT = SHIPPED_ROOT  # the name older code and tests use for the shipped library
 MANIFEST_NAME = "manifest.json"
+SHIPPED, USER = "shipped", "user"  # Style.origin in the layered library
 # A style name is a file name on every OS and a CLI argument: letters and digits first, then those or "_.-".
 NAME_CHARS = "A-Za-z0-9_.-"
 STYLE_NAME = re.compile(f"[A-Za-z0-9][{NAME_CHARS}]*")
 
 
-def default_library_root() -> Path:
-    """`$STYLECAM_WEIGHTS` if set (tests, portable installs), else the repo's `weights/`."""
-    return Path(os.environ.get("STYLECAM_WEIGHTS", DEFAULT_ROOT))
+def user_library_root(environ: dict[str, str] | None = None, platform: str = sys.platform) -> Path:
+    """Where the user's styles live: `$STYLECAM_USER_STYLES`, else the platform's per-user
+    application-data folder (what Qt's AppDataLocation gives, computed without Qt):
+    Linux `$XDG_DATA_HOME/stylecam/styles` (default `~/.local/share/...`), macOS
+    `~/Library/Application Support/StyleCam/styles`, Windows `%APPDATA%/StyleCam/styles`."""
+    env = os.environ if environ is None else environ
+    if env.get("STYLECAM_USER_STYLES"):
+        return Path(env["STYLECAM_USER_STYLES"]).expanduser()
+    if platform == "win32":
+        appdata = env.get("APPDATA")
+        return (Path(appdata) if appdata else Path.home() / "AppData" / "Roaming") / "StyleCam" / "styles"
+    if platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "StyleCam" / "styles"
+    xdg = env.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"  # XDG: relative = unset
+    return base / "stylecam" / "styles"
 
 
 def usable_style_name(text: str) -> str:
@@ -59,6 +86,16 @@ class Style:
     sha256: str = ""
     training: dict = field(default_factory=dict)
     evaluation: dict = field(default_factory=dict)
+    origin: str = ""  # SHIPPED or USER in the layered library; "" for a single library or a loose file
+    shadows_shipped: bool = False  # a user style with the name of a shipped one, which it hides
+
+    @property
+    def read_only(self) -> bool:
+        return self.origin == SHIPPED
+
+    def where(self) -> str:
+        """Which library it comes from, for listings: "shipped", "user", "user, shadows shipped"."""
+        return f"{self.origin}, shadows shipped" if self.shadows_shipped else self.origin
 
     def size_bytes(self) -> int:
         return self.path.stat().st_size if self.path.exists() else 0
@@ -75,80 +112,149 @@ class Style:
 
 
 class StyleLibrary:
-    """Lists, resolves, loads and imports styles under one folder."""
+    """Lists, resolves, loads and writes styles: writes go to `root`; `shipped_root`, when set,
+    is a read-only library listed beneath it.
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root is not None else default_library_root()
+    `StyleLibrary()` is the app's library: the user library over the shipped `weights/`, or the
+    one folder `$STYLECAM_WEIGHTS` names. `StyleLibrary(folder)` is that one folder alone.
+    """
+
+    def __init__(self, root: Path | str | None = None, shipped: Path | str | None = None) -> None:
+        if root is None and os.environ.get("STYLECAM_WEIGHTS"):
+            root = Path(os.environ["STYLECAM_WEIGHTS"])
+        elif root is None:
+            root, shipped = user_library_root(), SHIPPED_ROOT if shipped is None else shipped
+        self.root = Path(root)
+        self.shipped_root = Path(shipped) if shipped is not None else None
         self.manifest_path = self.root / MANIFEST_NAME
 
+    @property
+    def layered(self) -> bool:
+        """True when the user library is listed over a read-only shipped one."""
+        return self.shipped_root is not None
+
+    def describe(self) -> str:
+        """One line naming the folders, for listings and messages."""
+        if self.shipped_root is None:
+            return f"library: {self.root}"
+        return f"shipped (read-only): {self.shipped_root}; yours: {self.root}"
+
     # -- reading -------------------------------------------------------------------------
-    def _read_manifest(self) -> dict:
-        if not self.manifest_path.exists():
+    def _read_manifest(self, root: Path | None = None) -> dict:
+        path = (self.root if root is None else root) / MANIFEST_NAME
+        if not path.exists():
             return {"default": None, "styles": {}}
         try:
-            data = json.loads(self.manifest_path.read_text())
+            data = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise StyleError(
-                f"style manifest {self.manifest_path} is not valid JSON ({err}); fix or delete it"
-            ) from err
+            raise StyleError(f"style manifest {path} is not valid JSON ({err}); fix or delete it") from err
         data.setdefault("styles", {})
         data.setdefault("default", None)
         return data
 
-    def _entry_to_style(self, name: str, entry: dict) -> Style:
+    def _shipped_manifest(self) -> dict:
+        return self._read_manifest(self.shipped_root) if self.shipped_root else {"default": None, "styles": {}}
+
+    def _origin(self, root: Path) -> str:
+        if self.shipped_root is None:
+            return ""
+        return SHIPPED if root == self.shipped_root else USER
+
+    def _entry_to_style(self, name: str, entry: dict, root: Path | None = None) -> Style:
+        root = self.root if root is None else root
         try:
             return Style(
                 name=name,
                 display_name=entry.get("display_name", name),
-                path=self.root / entry["file"],
+                path=root / entry["file"],
                 config=GeneratorConfig.from_dict(entry["architecture"]),
                 sha256=entry.get("sha256", ""),
                 training=entry.get("training", {}),
                 evaluation=entry.get("evaluation", {}),
+                origin=self._origin(root),
             )
         except (KeyError, TypeError) as err:
-            raise StyleError(f"style {name!r} in {self.manifest_path} has an incomplete entry (missing {err})") from err
+            raise StyleError(
+                f"style {name!r} in {root / MANIFEST_NAME} has an incomplete entry (missing {err})"
+            ) from err
 
-    def list_styles(self) -> list[Style]:
-        """Every usable style; a broken entry is skipped with a warning naming its file."""
-        styles = []
-        for name, entry in self._read_manifest()["styles"].items():
+    def _usable(self, root: Path, manifest: dict, shadowing: set[str] = frozenset()) -> dict[str, Style | None]:
+        """name -> Style for one folder's entries; None (with a warning naming the file) when broken."""
+        styles: dict[str, Style | None] = {}
+        for name, entry in manifest["styles"].items():
             try:
-                style = self._entry_to_style(name, entry)
+                style = self._entry_to_style(name, entry, root)
                 check_header(style.path)
             except StyleError as err:
-                warnings.warn(f"skipping style {name!r}: {err}", stacklevel=2)
+                hides = " (it hides the shipped style of that name; remove-style brings that back)"
+                warnings.warn(f"skipping style {name!r}: {err}{hides if name in shadowing else ''}", stacklevel=3)
+                styles[name] = None
                 continue
-            styles.append(style)
+            styles[name] = style
         return styles
+
+    def list_styles(self) -> list[Style]:
+        """Every usable style, the shipped ones first in their order (a user style with a shipped
+        name takes its place), then the user's; a broken entry is skipped with a warning naming
+        its file (a broken user style hides the shipped one it shadows: loading would fail)."""
+        if self.shipped_root is None:
+            return [s for s in self._usable(self.root, self._read_manifest()).values() if s is not None]
+        shipped_manifest = self._shipped_manifest()
+        try:
+            user_manifest = self._read_manifest()
+        except StyleError as err:  # the shipped styles still work without the user's manifest
+            warnings.warn(f"skipping your styles: {err}", stacklevel=2)
+            user_manifest = {"default": None, "styles": {}}
+        user = self._usable(self.root, user_manifest, set(shipped_manifest["styles"]))
+        styles = []
+        for name, style in self._usable(self.shipped_root, shipped_manifest).items():
+            if name in user:
+                style = user.pop(name)
+                if style is not None:
+                    style.shadows_shipped = True
+            if style is not None:
+                styles.append(style)
+        return styles + [s for s in user.values() if s is not None]
 
     def names(self) -> list[str]:
         return [s.name for s in self.list_styles()]
 
     def default_style_name(self) -> str | None:
-        manifest = self._read_manifest()
+        """The user library's default if it is usable, else the shipped default, else the first style."""
         usable = self.names()
-        if manifest["default"] in usable:
-            return manifest["default"]
-        return usable[0] if usable else None
+        candidates = [self._read_manifest()["default"], self._shipped_manifest()["default"]]
+        return next((n for n in candidates if n in usable), usable[0] if usable else None)
 
     def resolve(self, name_or_path: str | Path) -> Style:
         """A library name, or a path to a weights file (used as is, not imported)."""
         return self._resolve(name_or_path)[0]
 
+    def _find(self, name: str) -> Style | None:
+        """The entry a name means: the user library's, else the shipped one (flagged when shadowed)."""
+        user = self._read_manifest()["styles"]
+        shipped = self._shipped_manifest()["styles"]
+        if name in user:
+            style = self._entry_to_style(name, user[name])
+            style.shadows_shipped = name in shipped
+            return style
+        if name in shipped:
+            return self._entry_to_style(name, shipped[name], self.shipped_root)
+        return None
+
     def _resolve(self, name_or_path: str | Path) -> tuple[Style, dict[str, torch.Tensor] | None]:
         """The style, plus the tensors when a loose file had to be read to learn its architecture."""
-        manifest = self._read_manifest()
         key = str(name_or_path)
-        if key in manifest["styles"]:
-            return self._entry_to_style(key, manifest["styles"][key]), None
+        style = self._find(key)
+        if style is not None:
+            return style, None
         path = Path(name_or_path)
         if path.suffix in (".safetensors", ".pth", ".pt", ".ckpt") or path.exists():
             state, config = read_generator_state(path)
             return Style(name=path.stem, display_name=path.stem, path=path, config=config), state
-        known = ", ".join(manifest["styles"]) or "none yet"
+        known = ", ".join(dict.fromkeys([*self._shipped_manifest()["styles"], *self._read_manifest()["styles"]]))
         raise StyleError(
-            f"style {key!r} is not in the library ({known}); give a name from `python main.py styles` or a weights file path"
+            f"style {key!r} is not in the library ({known or 'none yet'}); "
+            "give a name from `python main.py styles` or a weights file path"
         )
 
     def load(self, name_or_path: str | Path | Style) -> tuple[nn.Module, Style]:
@@ -164,7 +270,7 @@ class StyleLibrary:
             state = clean_state_dict(read_weights(style.path)[0])
         return build_generator(state, style.config, style.path), style
 
-    # -- writing -------------------------------------------------------------------------
+    # -- writing (to `root` only: the shipped library is never written) ------------------
     def import_style(
         self,
         source: Path,
@@ -188,10 +294,13 @@ class StyleLibrary:
         evaluation: dict | None = None,
         make_default: bool = False,
     ) -> Style:
-        """Write a generator into the library (safetensors + manifest entry with provenance)."""
+        """Write a generator into the (user) library: safetensors + manifest entry with provenance.
+        A shipped style's name gives a user style that shadows it; the shipped files stay as they are."""
         if not STYLE_NAME.fullmatch(name):
             raise StyleError(f"style name {name!r} is not usable; use letters, digits, '-', '_' or '.'")
+        manifest = self._read_manifest()  # before writing anything: a broken manifest is not overwritten
         target = self.root / f"{name}.safetensors"
+        self.root.mkdir(parents=True, exist_ok=True)
         save_generator(target, model, config)
         style = Style(
             name=name,
@@ -201,39 +310,66 @@ class StyleLibrary:
             sha256=sha256_of(target),
             training=training or {},
             evaluation=evaluation or {},
+            origin=self._origin(self.root),
+            shadows_shipped=name in self._shipped_manifest()["styles"],
         )
-        manifest = self._read_manifest()
         manifest["styles"][name] = style.to_manifest()
-        if make_default or not manifest["default"]:
+        # an empty single library takes its first style as default; the layered one keeps the shipped default
+        if make_default or not (manifest["default"] or self._shipped_manifest()["default"]):
             manifest["default"] = name
         self._write_manifest(manifest)
         return style
 
-    def update_entry(self, name: str, **fields: dict) -> None:
-        """Merge fields (e.g. `evaluation=`) into an existing entry."""
+    def _user_entry(self, name: str) -> dict:
+        """The manifest with `name` in the user library, copying a shipped style there first."""
         manifest = self._read_manifest()
-        if name not in manifest["styles"]:
+        if name in manifest["styles"]:
+            return manifest
+        shipped = self._shipped_manifest()["styles"].get(name)
+        if shipped is None:
             raise StyleError(f"style {name!r} is not in the library {self.manifest_path}")
+        # the user copy shadows the shipped style: same bytes (same checksum), its own file
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self.root / f"{name}.safetensors"
+        fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=self.root)
+        os.close(fd)
+        shutil.copyfile(self.shipped_root / shipped["file"], tmp)
+        make_readable(tmp)
+        os.replace(tmp, target)  # a crash mid-copy leaves no half file under the style's name
+        manifest["styles"][name] = {**json.loads(json.dumps(shipped)), "file": target.name}
+        return manifest
+
+    def update_entry(self, name: str, **fields: dict) -> None:
+        """Merge fields (e.g. `evaluation=`) into an existing entry; a shipped style gets a user copy."""
+        manifest = self._user_entry(name)
         for key, value in fields.items():
             manifest["styles"][name].setdefault(key, {}).update(value)
         self._write_manifest(manifest)
 
     def set_default(self, name: str) -> None:
+        """Make `name` (a user or shipped style) the default; only the user manifest changes."""
         manifest = self._read_manifest()
-        if name not in manifest["styles"]:
+        if name not in manifest["styles"] and name not in self._shipped_manifest()["styles"]:
             raise StyleError(f"style {name!r} is not in the library {self.manifest_path}")
         manifest["default"] = name
         self._write_manifest(manifest)
 
     def remove_style(self, name: str) -> None:
-        """Drop a style's entry and its weights file; the default moves to the first style left."""
+        """Drop a user style's entry and its weights file (a shipped style of that name shows
+        again); the default moves to the first style left (layered: back to the shipped default).
+        Shipped styles cannot be removed."""
         manifest = self._read_manifest()
         entry = manifest["styles"].pop(name, None)
         if entry is None:
+            if name in self._shipped_manifest()["styles"]:
+                raise StyleError(
+                    f"{name!r} is a shipped style and cannot be removed; shipped styles ({self.shipped_root}) "
+                    f"are read-only, only your own styles ({self.root}) can be removed"
+                )
             known = ", ".join(manifest["styles"]) or "none"
             raise StyleError(f"style {name!r} is not in the library {self.manifest_path} ({known})")
         if manifest["default"] == name:
-            manifest["default"] = next(iter(manifest["styles"]), None)
+            manifest["default"] = None if self.layered else next(iter(manifest["styles"]), None)
         # The manifest goes first: a crash in between leaves a stray file, never an entry without one.
         self._write_manifest(manifest)
         if not any(e.get("file") == entry.get("file") for e in manifest["styles"].values()):

@@ -37,6 +37,14 @@ def tiny_generator(arch: str = "lite", seed: int = 0, **overrides: int) -> tuple
     return model, config
 
 
+@pytest.fixture(autouse=True)
+def user_styles(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty user style library: no test writes to the real home."""
+    path = tmp_path_factory.mktemp("user-styles")
+    monkeypatch.setenv("STYLECAM_USER_STYLES", str(path))
+    return path
+
+
 @pytest.fixture
 def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StyleLibrary:
     """An isolated style library with two tiny styles, 'alpha' (default) and 'beta'."""

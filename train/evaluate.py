@@ -274,7 +274,7 @@ def evaluate_checkpoint_state(
 ) -> EvalResult | None:
     """Evaluate a training checkpoint (default: its dataroot's testA/testB) and write
     RUN/evaluation.json and RUN/evaluation_sheet.png. None when no test folders are known."""
-    from train.export import EVALUATION_FILE, run_generators
+    from train.run_state import EVALUATION_FILE, run_generators
 
     cfg = state["config"]
     root = Path(cfg["dataroot"]) if cfg.get("dataroot") else None

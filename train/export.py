@@ -1,51 +1,38 @@
 """`python -m train.export RUN --name NAME`: put a run's A->B generator into the app's style
 library, with its provenance (data, steps, losses, crop, wall time, hardware) and evaluation.
 
-Also used automatically at the end of `python -m train` (unless --no-export).
+Also used automatically at the end of `python -m train` (unless --no-export). The style goes to
+the user's style library (models/style_library.py: `$STYLECAM_USER_STYLES`, else the platform's
+application-data folder), or to the one folder `--library` or `$STYLECAM_WEIGHTS` names; never
+into the shipped weights/ unless that is named.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from torch import nn
-
 from models.errors import StyleCamError
-from models.registry import GeneratorConfig, create_generator
 from models.style_library import Style, StyleLibrary
 from train.checkpoint import load_checkpoint, run_folder
+from train.run_state import EVALUATION_FILE, generator_from_state, generator_weights, read_evaluation, run_generators
 from train.spike_penalty import DEFAULT_SIGMA
 
-EVALUATION_FILE = "evaluation.json"
-
-
-def generator_weights(state: dict, key: str) -> dict:
-    """One generator's weights from a checkpoint: its EMA shadow when the run kept one."""
-    shadows = state.get("ema", {}).get("models", {})
-    return shadows[key] if key in shadows else state["models"][key]
-
-
-def generator_from_state(state: dict, key: str) -> tuple[nn.Module, GeneratorConfig]:
-    """Build one generator of a training checkpoint on the CPU, in eval mode."""
-    config = GeneratorConfig.from_dict(state["generator_config"])
-    model = create_generator(config)
-    try:
-        model.load_state_dict(generator_weights(state, key))
-    except (RuntimeError, KeyError) as err:
-        raise StyleCamError(f"checkpoint has no usable {key} generator for {config.describe()} ({err})") from err
-    return model.eval(), config
-
-
-def run_generators(state: dict) -> tuple[nn.Module, nn.Module | None, GeneratorConfig]:
-    """(A->B generator, B->A generator or None, config) of a CycleGAN or distillation checkpoint."""
-    forward, config = generator_from_state(state, state["export_model"])
-    backward = generator_from_state(state, "G_B")[0] if "G_B" in state["models"] else None
-    return forward, backward, config
+# what a run's checkpoint holds lives in train.run_state (evaluate uses it too); kept importable here
+__all__ = [
+    "EVALUATION_FILE",
+    "export_run",
+    "generator_from_state",
+    "generator_weights",
+    "main",
+    "portable_path",
+    "read_evaluation",
+    "run_generators",
+    "training_provenance",
+]
 
 
 def training_provenance(state: dict, run_dir: Path) -> dict:
@@ -106,7 +93,8 @@ def export_run(
     evaluate: bool = False,
     make_default: bool = False,
 ) -> Style:
-    """Write the run's A->B generator into the library; evaluation figures come from the run's
+    """Write the run's A->B generator into the library (default: the user's, never the shipped
+    weights/; `library_root` names another folder); evaluation figures come from the run's
     evaluation.json (which records the step it evaluated), or are computed now when `evaluate`
     is set, the file is missing or stale, and the run has test folders."""
     state = load_checkpoint(run)
@@ -125,7 +113,9 @@ def export_run(
     elif stale:
         evaluation = {}  # another checkpoint's figures must not ship with this one's weights
     library = StyleLibrary(Path(library_root) if library_root else None)
-    project = library.root.resolve().parent
+    # A chosen library folder (a project's weights/) names data relative to the project, so its
+    # manifest travels with a clone; the per-user library lives elsewhere and keeps absolute paths.
+    project = None if library.layered else library.root.resolve().parent
     training = training_provenance(state, run_dir)
     training["run"] = portable_path(training["run"], project)
     training["data"] = {k: portable_path(v, project) if k.startswith("domain_") else v
@@ -142,24 +132,17 @@ def export_run(
     )
 
 
-def portable_path(path: str, project: Path) -> str:
+def portable_path(path: str, project: Path | None) -> str:
     """`path` relative to the project folder holding the library (`../shared/data/...`), so a
-    manifest names the same data on every clone; absolute when they share no folder but `/`."""
+    manifest names the same data on every clone; absolute when they share no folder but `/`,
+    or when there is no project folder (the per-user library)."""
     absolute = Path(path).resolve()
+    if project is None:
+        return str(absolute)
     common = Path(os.path.commonpath([absolute, project]))
     if common == Path(common.anchor):
         return str(absolute)
     return os.path.relpath(absolute, project)
-
-
-def read_evaluation(run_dir: Path) -> dict:
-    path = Path(run_dir) / EVALUATION_FILE
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return {}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", help="run folder (runs/NAME) or checkpoint file")
     parser.add_argument("--name", required=True, help="style name in the library")
     parser.add_argument("--display-name", help="name shown in the app")
-    parser.add_argument("--library", help="style library folder (default $STYLECAM_WEIGHTS or weights/)")
+    parser.add_argument("--library", help="style library folder (default: $STYLECAM_WEIGHTS, else your user library)")
     parser.add_argument("--default", action="store_true", help="make it the app's default style")
     parser.add_argument("--evaluate", action="store_true", help="evaluate now if the run has no evaluation.json")
     args = parser.parse_args(argv)

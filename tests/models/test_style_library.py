@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,140 @@ def test_shipped_styles_load_and_change_the_picture() -> None:
         engine.set_style(model, name)
         out = engine.process(frame)
         assert out.shape == frame.shape and np.abs(out.astype(int) - frame).mean() > 5
+
+
+# -- two libraries: the shipped one (read-only) under the user's ------------------------------
+
+
+@pytest.fixture
+def layered(tmp_path: Path) -> StyleLibrary:
+    """A shipped library ('alpha' default, 'beta') under an empty user library, both in tmp_path."""
+    shipped = StyleLibrary(tmp_path / "shipped")
+    for seed, name in enumerate(("alpha", "beta")):
+        shipped.add_style(*tiny_generator(seed=seed), name)
+    return StyleLibrary(tmp_path / "user", shipped=shipped.root)
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_user_library_root_per_platform(tmp_path: Path) -> None:
+    from models.style_library import user_library_root
+
+    home = Path.home()
+    assert user_library_root({"STYLECAM_USER_STYLES": str(tmp_path)}, "linux") == tmp_path
+    assert user_library_root({}, "linux") == home / ".local/share/stylecam/styles"
+    assert user_library_root({"XDG_DATA_HOME": "/x/data"}, "linux") == Path("/x/data/stylecam/styles")
+    assert user_library_root({"XDG_DATA_HOME": "relative"}, "linux") == home / ".local/share/stylecam/styles"
+    assert user_library_root({}, "darwin") == home / "Library/Application Support/StyleCam/styles"
+    assert user_library_root({"APPDATA": str(tmp_path)}, "win32") == tmp_path / "StyleCam" / "styles"
+
+
+def test_default_library_is_the_user_one_over_the_shipped_one(
+    monkeypatch: pytest.MonkeyPatch, user_styles: Path
+) -> None:
+    from models.style_library import SHIPPED_ROOT
+
+    monkeypatch.delenv("STYLECAM_WEIGHTS", raising=False)
+    library = StyleLibrary()
+    assert library.root == user_styles and library.shipped_root == SHIPPED_ROOT and library.layered
+    monkeypatch.setenv("STYLECAM_WEIGHTS", str(user_styles / "one"))  # one library, read and written
+    assert StyleLibrary().root == user_styles / "one" and not StyleLibrary().layered
+
+
+def test_user_styles_are_listed_after_the_shipped_ones_and_shadow_them(layered: StyleLibrary) -> None:
+    before = tree_bytes(layered.shipped_root)
+    assert [(s.name, s.where()) for s in layered.list_styles()] == [("alpha", "shipped"), ("beta", "shipped")]
+    assert layered.default_style_name() == "alpha" and layered.resolve("beta").read_only
+    layered.add_style(*tiny_generator(seed=5), "gamma")
+    layered.add_style(*tiny_generator(seed=6), "beta")  # the user's own 'beta'
+    listed = layered.list_styles()
+    assert [(s.name, s.where()) for s in listed] == [
+        ("alpha", "shipped"),
+        ("beta", "user, shadows shipped"),  # in the shipped style's place: number keys stay put
+        ("gamma", "user"),
+    ]
+    assert listed[1].shadows_shipped and listed[1].path.parent == layered.root
+    assert layered.default_style_name() == "alpha"  # a user style does not take over the default
+    model, style = layered.load("beta")
+    assert style.shadows_shipped and not style.read_only
+    expected, _ = tiny_generator(seed=6)
+    assert torch.equal(next(iter(model.state_dict().values())), next(iter(expected.state_dict().values())))
+    layered.set_default("gamma")
+    assert layered.default_style_name() == "gamma"
+    layered.remove_style("gamma")  # the user default goes: back to the shipped default
+    assert layered.default_style_name() == "alpha"
+    layered.remove_style("beta")  # the user copy goes: the shipped one shows again
+    assert [(s.name, s.where()) for s in layered.list_styles()] == [("alpha", "shipped"), ("beta", "shipped")]
+    assert tree_bytes(layered.shipped_root) == before
+
+
+def test_shipped_styles_cannot_be_removed_or_edited_in_place(layered: StyleLibrary) -> None:
+    before = tree_bytes(layered.shipped_root)
+    with pytest.raises(StyleError, match=r"^'beta' is a shipped style and cannot be removed; .*read-only"):
+        layered.remove_style("beta")
+    layered.update_entry("beta", evaluation={"swd": 1.0})  # figures for a shipped style: a user copy
+    style = layered.resolve("beta")
+    assert style.shadows_shipped and style.evaluation["swd"] == 1.0 and style.path.parent == layered.root
+    layered.load("beta")  # same bytes, same checksum
+    with pytest.raises(StyleError, match="not in the library"):
+        layered.update_entry("nope", evaluation={})
+    assert tree_bytes(layered.shipped_root) == before
+
+
+def test_a_broken_user_copy_hides_its_shipped_style_with_a_warning(layered: StyleLibrary) -> None:
+    layered.add_style(*tiny_generator(seed=6), "beta")
+    (layered.root / "beta.safetensors").write_bytes(b"junk")
+    with pytest.warns(UserWarning, match="beta.*remove-style"):
+        assert layered.names() == ["alpha"]  # listing shows what loading would give
+    layered.manifest_path.write_text("{not json")
+    with pytest.warns(UserWarning, match="skipping your styles"):
+        assert layered.names() == ["alpha", "beta"]  # the shipped ones still work
+
+
+def test_colour_guard_on_a_shipped_style_writes_a_user_copy(layered: StyleLibrary) -> None:
+    from train.colour_guard import set_style_colour_guard
+
+    before = tree_bytes(layered.shipped_root)
+    style = set_style_colour_guard(layered, "beta", 8)
+    assert style.shadows_shipped and style.path.parent == layered.root and style.config.colour_guard == 8
+    assert layered.resolve("beta").config.colour_guard == 8
+    assert layered.default_style_name() == "alpha"
+    assert tree_bytes(layered.shipped_root) == before
+
+
+def run_main(*args: str, user: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "STYLECAM_WEIGHTS"}
+    env["STYLECAM_USER_STYLES"] = str(user)
+    cmd = [sys.executable, "main.py", *args]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=180, env=env)
+
+
+def test_cli_on_the_real_shipped_library(tmp_path: Path) -> None:
+    """`import-style`, `styles` and `remove-style` against the repo's weights/ (read, never written)."""
+    from models.checkpoints import save_generator
+    from models.style_library import SHIPPED_ROOT
+
+    shipped = StyleLibrary(SHIPPED_ROOT)
+    if not shipped.names():
+        pytest.skip("weights/ ships no style yet")
+    before = tree_bytes(SHIPPED_ROOT)
+    name = shipped.default_style_name()
+    user = tmp_path / "user"
+    weights = tmp_path / "mine.safetensors"
+    save_generator(weights, *tiny_generator(seed=3))
+    done = run_main("import-style", str(weights), "--name", name, user=user)
+    assert done.returncode == 0 and "shadows the shipped style" in done.stdout, done.stderr
+    listing = run_main("styles", "--device", "cpu", user=user)
+    assert listing.returncode == 0, listing.stderr
+    row = next(line for line in listing.stdout.splitlines() if line[1:].startswith(f"{name} "))
+    assert row.startswith("*") and row.endswith("(user, shadows shipped)")
+    assert all(line.endswith("(shipped)") for line in listing.stdout.splitlines()[1:-1] if line != row)
+    assert str(user) in listing.stdout.splitlines()[-1]
+    done = run_main("remove-style", name, user=user)
+    assert done.returncode == 0 and "shows again" in done.stdout, done.stderr
+    refused = run_main("remove-style", name, user=user)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr  # one line
+    assert refused.stderr.startswith(f"error: '{name}' is a shipped style and cannot be removed; ")
+    assert tree_bytes(SHIPPED_ROOT) == before
