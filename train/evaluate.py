@@ -21,6 +21,15 @@ the app's inference engine, FID when `--inception-weights` points to torchvision
 weights on disk (never downloaded), and a sample sheet PNG. `--colour-guard BLOCK` measures a
 style with its colour guard at that block size (0: without it), no retraining needed
 (models/colour_guard.py).
+
+`--clips VIDEO...` adds the webcam figures (train/webcam_metrics.py): the flicker ratio (warping
+error of the stylized clip over the input's; 1 = as steady as the camera) and face structure
+(gradient correlation inside Haar face boxes), through the app's engine at `--clip-size`, with
+reference rows (the input, the processing-size round trip, a sigma-3 blur) and, with
+`--face-sheet`, a JPEG of face crops. Without `--photos`, `--clips` measures only those: a
+quick look at a run's checkpoint or a library style (book.mkv and sister.mkv at 256 px: 80-125 s
+on one CPU thread, about 50 s of it the input's optical flow). Figures go under "webcam" in the
+summary (the manifest entry, RUN/evaluation.json).
 """
 
 from __future__ import annotations
@@ -47,12 +56,25 @@ from train.data import center_crop, read_rgb, resize_short, scan_folder, to_tens
 from train.losses import colour_fit_residual, hue_keep_residual
 from train.metrics import edge_correlation, reinhard_transfer, ssim_luma, swd, swd_descriptors
 from train.progress import to_uint8_bgr
+from train.run_state import EVALUATION_FILE, read_evaluation, run_generators
 from train.spike_penalty import record_norm_peaks
 from train.stride_pattern import stride_peak_ratio
+from train.webcam_metrics import CLIP_FRAMES, WebcamResult, evaluate_webcam
 
 METHODS = ("stylized", "photos", "reinhard")
 METHOD_LABELS = {"stylized": "stylized (model)", "photos": "photos (no style)", "reinhard": "Reinhard Lab transfer"}
 SHEET_ROWS = 6
+
+
+@dataclass(frozen=True)
+class ClipSetup:
+    """What `--clips` asks for: the webcam figures on these clips through the app's engine."""
+
+    clips: tuple[Path, ...]
+    size: int = 256  # the engine's processing size (short side), as in the live view
+    frames: int = CLIP_FRAMES  # first frames of each clip
+    face_sheet: Path | None = None
+    label: str = ""  # the style's name, for the face sheet's title
 
 
 @dataclass
@@ -74,6 +96,7 @@ class EvalResult:
     ms_per_frame: float | None = None
     fid: dict[str, float] | None = None
     sheet: str | None = None
+    webcam: WebcamResult | None = None  # with --clips; alone (no photo figures) without --photos
 
     def swd(self, method: str, joint: bool = False) -> float:
         levels = (self.swd_joint_levels if joint else self.swd_levels)[method]
@@ -85,6 +108,12 @@ class EvalResult:
         return s < self.swd("photos") and s < self.swd("reinhard")
 
     def summary(self) -> dict:
+        out = self._photo_summary() if self.swd_levels else {}
+        if self.webcam is not None:
+            out["webcam"] = self.webcam.summary()
+        return out
+
+    def _photo_summary(self) -> dict:
         out = {
             "photos": self.photos,
             "style_images": self.style_images,
@@ -109,6 +138,12 @@ class EvalResult:
         return out
 
     def table(self) -> str:
+        parts = [self._photo_table()] if self.swd_levels else []
+        if self.webcam is not None:
+            parts.append(self.webcam.table())
+        return "\n\n".join(parts)
+
+    def _photo_table(self) -> str:
         head = f"{'method':24s} {'SWD x1e3':>9s} {'SWD+colour':>10s} {'SSIM luma':>9s} {'edge corr':>9s} {'grid':>6s} {'blotch':>6s} {'hue':>6s}"
         if self.fid:
             head += f" {'FID':>8s}"
@@ -192,9 +227,11 @@ def evaluate_generators(
     inception_weights: Path | None = None,
     time_engine: bool = True,
     colour_guard: int | None = None,
+    clips: ClipSetup | None = None,
 ) -> EvalResult:
     """All figures for the A->B generator `forward` (and the B->A `backward` when given);
-    `colour_guard` switches `forward`'s guard on at that block size (0 = off; None = as built)."""
+    `colour_guard` switches `forward`'s guard on at that block size (0 = off; None = as built);
+    `clips` adds the webcam figures."""
     forward = forward.eval()
     if colour_guard is not None:
         set_colour_guard(forward, colour_guard)
@@ -232,10 +269,37 @@ def evaluate_generators(
         from train.fid import fid_scores
 
         result.fid = fid_scores(inception_weights, sets, styles)
+    if clips is not None:
+        result.webcam = webcam_figures(forward, clips)
     if sheet is not None:
         write_sheet(Path(sheet), photos, sets["stylized"], sets["reinhard"], recs, styles)
         result.sheet = str(sheet)
     return result
+
+
+def webcam_figures(generator: nn.Module, setup: ClipSetup) -> WebcamResult:
+    return evaluate_webcam(
+        generator, setup.clips, setup.size, setup.frames, face_sheet=setup.face_sheet, label=setup.label
+    )
+
+
+def evaluate_webcam_only(generator: nn.Module, setup: ClipSetup, colour_guard: int | None = None) -> EvalResult:
+    """Only the webcam figures (no test photos): a quick check of a style or checkpoint."""
+    generator = generator.eval()
+    if colour_guard is not None:
+        set_colour_guard(generator, colour_guard)
+    return EvalResult(0, 0, setup.size, webcam=webcam_figures(generator, setup))
+
+
+def store_webcam_figures(state: dict, run_dir: Path, generator: str, result: EvalResult) -> bool:
+    """Add webcam-only figures to RUN/evaluation.json when that file is this checkpoint's (same
+    step and `generator` description), so export ships them too; another's is left alone."""
+    evaluation = read_evaluation(run_dir)
+    if not evaluation or evaluation.get("step") != state["step"] or evaluation.get("generator") != generator:
+        return False
+    evaluation["webcam"] = result.summary()["webcam"]
+    (Path(run_dir) / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=2) + "\n")
+    return True
 
 
 def write_sheet(
@@ -274,8 +338,6 @@ def evaluate_checkpoint_state(
 ) -> EvalResult | None:
     """Evaluate a training checkpoint (default: its dataroot's testA/testB) and write
     RUN/evaluation.json and RUN/evaluation_sheet.png. None when no test folders are known."""
-    from train.run_state import EVALUATION_FILE, run_generators
-
     cfg = state["config"]
     root = Path(cfg["dataroot"]) if cfg.get("dataroot") else None
     photos = photos or (root / "testA" if root and (root / "testA").is_dir() else None)
@@ -299,7 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--style", help="library style name or weights file")
     which.add_argument("--run", help="training run folder or checkpoint (adds cycle reconstruction)")
-    parser.add_argument("--photos", type=Path, help="test photos (default: the run's DATAROOT/testA)")
+    parser.add_argument(
+        "--photos", type=Path,
+        help="test photos (default: the run's DATAROOT/testA; with --clips and without --photos: webcam figures only)",
+    )  # fmt: skip
     parser.add_argument("--style-images", type=Path, help="real style images (default: the run's DATAROOT/testB)")
     parser.add_argument("--size", type=int, default=256, help="evaluation resolution (default 256)")
     parser.add_argument("--max-images", type=int, default=100, help="images per folder (default 100)")
@@ -313,28 +378,63 @@ def main(argv: list[str] | None = None) -> int:
         "--colour-guard", type=int, metavar="BLOCK",
         help="evaluate with the colour guard at BLOCK pixels (0 = off; default: as the style was built)",
     )  # fmt: skip
+    webcam = parser.add_argument_group("webcam figures (train/webcam_metrics.py)")
+    webcam.add_argument("--clips", type=Path, nargs="+", metavar="VIDEO", help="clips for flicker and face figures")
+    webcam.add_argument("--clip-size", type=int, default=256, help="the engine's processing size (default 256)")
+    webcam.add_argument(
+        "--clip-frames", type=int, default=CLIP_FRAMES,
+        help=f"first frames of each clip (default {CLIP_FRAMES}; faces on every 6th)",
+    )  # fmt: skip
+    webcam.add_argument("--face-sheet", type=Path, help="JPEG sheet of face crops from the clips, input | stylized")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
     common = {"size": args.size, "max_images": args.max_images, "inception_weights": args.inception_weights,
               "time_engine": not args.no_timing, "colour_guard": args.colour_guard}  # fmt: skip
     try:
         if args.size < 32 or args.size % 4:
             raise StyleCamError(f"--size {args.size} must be a multiple of 4 and at least 32")
-        if args.run:
+        if args.face_sheet and not args.clips:
+            raise StyleCamError("--face-sheet needs --clips VIDEO...")
+        if args.clips and (args.clip_size < 32 or args.clip_frames < 2):
+            raise StyleCamError("--clip-size must be at least 32 and --clip-frames at least 2")
+        for clip in args.clips or ():
+            if not clip.is_file():
+                raise StyleCamError(f"clip {clip} does not exist")
+        webcam_only = bool(args.clips) and args.photos is None
+        setup = ClipSetup(tuple(args.clips), args.clip_size, args.clip_frames, args.face_sheet) if args.clips else None
+        if args.run and webcam_only:
             state = load_checkpoint(args.run)
+            run_dir = run_folder(args.run)
+            setup = replace(setup, label=f"{run_dir.name} step {state['step']}")
+            forward, _, config = run_generators(state)
+            if args.colour_guard is not None:
+                config = replace(config, colour_guard=args.colour_guard)
+            result = evaluate_webcam_only(forward, setup, args.colour_guard)
+            if store_webcam_figures(state, run_dir, config.describe(), result):
+                print(f"webcam figures added to {run_dir / 'evaluation.json'}")
+        elif args.run:
+            state = load_checkpoint(args.run)
+            if setup is not None:
+                common["clips"] = replace(setup, label=f"{run_folder(args.run).name} step {state['step']}")
             if args.sheet:
                 common["sheet"] = args.sheet
             result = evaluate_checkpoint_state(state, run_folder(args.run), args.photos, args.style_images, **common)
             if result is None:
                 raise StyleCamError("the run has no DATAROOT/testA and testB; pass --photos and --style-images")
         else:
-            if args.photos is None or args.style_images is None:
-                raise StyleCamError("--style needs --photos DIR and --style-images DIR")
+            if not webcam_only and (args.photos is None or args.style_images is None):
+                raise StyleCamError("--style needs --photos DIR and --style-images DIR, or --clips VIDEO...")
             library = StyleLibrary(args.library)
             model, style = library.load(args.style)
-            sheet = args.sheet or Path(f"{style.name}_sheet.png")
-            result = evaluate_generators(model, None, args.photos, args.style_images, sheet=sheet, **common)
+            if setup is not None:
+                common["clips"] = setup = replace(setup, label=style.name)
+            if webcam_only:
+                result = evaluate_webcam_only(model, setup, args.colour_guard)
+            else:
+                sheet = args.sheet or Path(f"{style.name}_sheet.png")
+                result = evaluate_generators(model, None, args.photos, args.style_images, sheet=sheet, **common)
             if args.update_library:
                 library.update_entry(style.name, evaluation=result.summary())
     except StyleCamError as err:
@@ -343,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     print(result.table())
     if result.sheet:
         print(f"sample sheet: {result.sheet}")
+    if result.webcam is not None and result.webcam.sheet:
+        print(f"face sheet: {result.webcam.sheet}")
     return 0
 
 
