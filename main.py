@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--style", help="style name or weights file (overrides saved settings)")
     parser.add_argument("--size", type=int, help="processing size: short side in pixels, 0 = native")
     parser.add_argument("--record", type=Path, help="start recording to this .mp4 file at once")
+    parser.add_argument(
+        "--virtual-camera", action="store_true", help="offer the stylized picture as a system camera (V in the app)"
+    )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     sub = parser.add_subparsers(dest="command")
 

@@ -3,6 +3,7 @@ thing the window talks to. It lives on the GUI thread; every slow call is handed
 
     capture thread --(LatestSlot)--> inference thread --(LatestSlot)--> GUI (view)
                                                      \\--(short queue)--> recording thread
+                                                     \\--(LatestSlot)--> virtual camera thread
     style loader thread --(swaps in a ready engine per style)--> inference thread
 """
 
@@ -21,6 +22,7 @@ from app.sources import FrameSource
 from app.workers.capture import AUTO, CaptureWorker
 from app.workers.inference import InferenceWorker, Knobs, StyleLoader
 from app.workers.recording import RecordingWorker, compose
+from app.workers.virtual_camera import VirtualCameraWorker
 from models.engine import InferenceEngine
 from models.errors import StyleCamError
 from models.style_library import Style, StyleLibrary
@@ -45,6 +47,9 @@ class Controller(QObject):
     snapshot_saved = Signal(str)
     snapshot_failed = Signal(str)
     notice = Signal(str)
+    virtual_camera_started = Signal(str)  # "DEVICE (WxH)"
+    virtual_camera_stopped = Signal()
+    virtual_camera_failed = Signal(str)  # one line: what to install or run; the camera is off
 
     def __init__(
         self,
@@ -58,10 +63,11 @@ class Controller(QObject):
         self.captured: LatestSlot[CapturedFrame] = LatestSlot()
         self.processed: LatestSlot[ProcessedFrame] = LatestSlot()
         self.recorder = RecordingWorker()
+        self.virtual_camera = VirtualCameraWorker()
         self.capture = CaptureWorker(self.captured, resolution)
         # with no style yet the first engine passes frames through unchanged
         passthrough = make_engine()
-        self.inference = InferenceWorker(passthrough, self.captured, self.processed, self.knobs, self.recorder.submit)
+        self.inference = InferenceWorker(passthrough, self.captured, self.processed, self.knobs, self._sink)
         self.loader = StyleLoader(make_engine, library, self.inference)
         self.source_spec = AUTO
         self.last_frame: ProcessedFrame | None = None
@@ -85,6 +91,9 @@ class Controller(QObject):
         self.recorder.recording_failed.connect(self.recording_failed)
         self.recorder.snapshot_saved.connect(self.snapshot_saved)
         self.recorder.snapshot_failed.connect(self.snapshot_failed)
+        self.virtual_camera.camera_started.connect(self.virtual_camera_started)
+        self.virtual_camera.camera_stopped.connect(self.virtual_camera_stopped)
+        self.virtual_camera.camera_failed.connect(self.virtual_camera_failed)
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, source: str | FrameSource = AUTO, style: str | None = None) -> None:
@@ -100,7 +109,7 @@ class Controller(QObject):
             self.notice.emit(NO_STYLES_MESSAGE)
 
     def threads(self) -> list:
-        return [self.recorder, self.loader, self.inference, self.capture]
+        return [self.recorder, self.virtual_camera, self.loader, self.inference, self.capture]
 
     def shutdown(self, timeout: float = 1.0) -> float:
         """Stop every thread (finalizing a recording) and join them; returns the seconds it took."""
@@ -230,3 +239,27 @@ class Controller(QObject):
         path = path.with_suffix(".png")
         self.recorder.snapshot(path, compose(self.last_frame, side_by_side))
         return path
+
+    # -- virtual camera ----------------------------------------------------------------------
+    def _sink(self, frame: ProcessedFrame) -> None:
+        """Every processed frame, on the inference thread: to the recorder and the virtual camera."""
+        self.recorder.submit(frame)
+        self.virtual_camera.submit(frame)
+
+    @property
+    def virtual_camera_on(self) -> bool:
+        return self.virtual_camera.active
+
+    def start_virtual_camera(self, fps: float = 30.0) -> str | None:
+        """Offer the stream as a system camera (opened on its thread with the next frame's size);
+        returns the one line saying what to install when the backend is certainly missing."""
+        problem = self.virtual_camera.problem()
+        if problem is None:
+            self.virtual_camera.start_camera(fps)
+        return problem
+
+    def stop_virtual_camera(self) -> None:
+        self.virtual_camera.stop_camera()
+
+    def set_virtual_camera_side_by_side(self, on: bool) -> None:
+        self.virtual_camera.side_by_side = bool(on)

@@ -76,6 +76,8 @@ def create_window(args: argparse.Namespace | None = None) -> MainWindow:
     controller.start(settings.source or "auto", style)
     if record:
         window.start_recording_to(record)
+    if getattr(args, "virtual_camera", False):
+        window.enable_virtual_camera(echo=lambda line: print(f"warning: {line}", file=sys.stderr))
     return window
 
 

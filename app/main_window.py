@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QFileDialog,
     QInputDialog,
@@ -29,10 +30,11 @@ from app.settings import COMPARE_MODES, AppSettings
 from app.sources import IMAGE_SUFFIXES, RESOLUTIONS
 from app.stats import RollingStats
 from app.video_view import VideoView
-from app.widgets import Banner, record_icon
+from app.widgets import Banner, app_icon, record_icon
 
 COMPARE_LABELS = {"off": "Stylized only", "side": "Side by side", "split": "Split (drag the line)"}
 SIZES = (256, 384, 512, 0)  # processing short side; 0 = native
+VIRTUAL_CAMERA_PROBLEMS = ("No virtual camera", "virtual camera ")  # how the worker's failure lines start
 
 
 class MainWindow(QMainWindow):
@@ -45,6 +47,11 @@ class MainWindow(QMainWindow):
         self.session_overrides: dict[str, tuple[object, object]] = {}
         self.frames_shown = 0
         self.setWindowTitle("StyleCam")
+        icon = app_icon()
+        self.setWindowIcon(icon)
+        if QApplication.instance() is not None:
+            QApplication.instance().setWindowIcon(icon)  # dialogs and the task bar too
+        self._virtual_camera_echo: Callable[[str], None] | None = None  # --virtual-camera: also to stderr
 
         self.view = VideoView()
         self.view.set_mode(settings.compare)
@@ -113,7 +120,16 @@ class MainWindow(QMainWindow):
         self.act_record_sbs.setChecked(s.record_side_by_side)
         self.controller.set_record_side_by_side(s.record_side_by_side)
         self.act_snapshot = self._action("&Snapshot", self.snapshot, "S", "Save the current picture as PNG")
-        self.act_folder = self._action("Output &folder...", self.choose_output_folder)
+        self.act_folder = self._action("Output &folder...", self.choose_output_folder, tip="Folder for recordings")
+        self.act_snapshot_folder = self._action("S&napshot folder...", self.choose_snapshot_folder)
+        self.act_virtual_camera = self._action(
+            "&Virtual camera",
+            self.toggle_virtual_camera,
+            "V",
+            "Offer the picture as a camera that video-call apps and browsers can pick",
+            checkable=True,
+        )
+        c.set_virtual_camera_side_by_side(s.compare == "side")
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Controls")
@@ -161,7 +177,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         menus = self.menuBar()
         file = menus.addMenu("&File")
-        file.addActions([self.act_open, self.act_folder])
+        file.addActions([self.act_open, self.act_folder, self.act_snapshot_folder])
         file.addSeparator()
         file.addAction(self.act_quit)
         source = menus.addMenu("&Source")
@@ -183,6 +199,11 @@ class MainWindow(QMainWindow):
         view.addActions([self.act_compare, self.act_stronger, self.act_weaker, self.act_hud, self.act_fullscreen])
         record = menus.addMenu("&Record")
         record.addActions([self.act_record, self.act_record_sbs, self.act_snapshot, self.act_folder])
+        record.addAction(self.act_snapshot_folder)
+        output = menus.addMenu("&Output")
+        output.addAction(self.act_virtual_camera)
+        output.addSeparator()
+        output.addActions([self.act_folder, self.act_snapshot_folder])
         for menu in menus.findChildren(QMenu):
             menu.setToolTipsVisible(True)
 
@@ -190,7 +211,10 @@ class MainWindow(QMainWindow):
         self.source_label = QLabel("source: -")
         self.device_label = QLabel(self.controller.engine.describe())
         self.numbers_label = QLabel()
+        self.virtual_camera_label = QLabel()
+        self.virtual_camera_label.hide()
         bar = self.statusBar()
+        bar.addPermanentWidget(self.virtual_camera_label)
         bar.addPermanentWidget(self.source_label)
         bar.addPermanentWidget(self.numbers_label)
         bar.addPermanentWidget(self.device_label)
@@ -212,6 +236,9 @@ class MainWindow(QMainWindow):
         c.snapshot_saved.connect(lambda path: self.statusBar().showMessage(f"Snapshot saved: {path}", 5000))
         c.snapshot_failed.connect(self.banner.show_message)
         c.notice.connect(self.banner.show_message)
+        c.virtual_camera_started.connect(self._on_virtual_camera_started)
+        c.virtual_camera_stopped.connect(self.virtual_camera_label.hide)
+        c.virtual_camera_failed.connect(self._virtual_camera_off)
 
     # -- sources -----------------------------------------------------------------------------
     def set_source(self, spec: str) -> None:
@@ -329,6 +356,7 @@ class MainWindow(QMainWindow):
     def set_compare(self, mode: str) -> None:
         self.settings.compare = mode
         self.view.set_mode(mode)
+        self.controller.set_virtual_camera_side_by_side(mode == "side")
         if self.compare_combo.currentIndex() != COMPARE_MODES.index(mode):
             self.compare_combo.setCurrentIndex(COMPARE_MODES.index(mode))
 
@@ -375,6 +403,8 @@ class MainWindow(QMainWindow):
         style = self.view.display_names.get(name, name) or "none (original)"
         size = f"{self.settings.size}px" if self.settings.size else "native"
         self.view.hud_lines = [numbers, f"style {style} | {size} | {self.controller.engine.describe()}"]
+        if self.controller.virtual_camera_on and not self.virtual_camera_label.isHidden():
+            self.view.hud_lines.append(self.virtual_camera_label.text())
         if not self.act_hud.isChecked():
             self.view.hud_lines = []
         self.view.update()
@@ -416,13 +446,59 @@ class MainWindow(QMainWindow):
         self.banner.show_message(message)
 
     def snapshot(self) -> None:
-        if self.controller.snapshot(Path(self.settings.output_dir), self.settings.compare == "side") is None:
+        if self.controller.snapshot(Path(self.settings.snapshot_dir), self.settings.compare == "side") is None:
             self.statusBar().showMessage("No frame to save yet", 3000)
 
     def choose_output_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Output folder", self.settings.output_dir)
+        folder = QFileDialog.getExistingDirectory(self, "Output folder (recordings)", self.settings.output_dir)
         if folder:
             self.settings.output_dir = folder
+
+    def choose_snapshot_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Snapshot folder", self.settings.snapshot_dir)
+        if folder:
+            self.settings.snapshot_dir = folder
+
+    # -- virtual camera ----------------------------------------------------------------------
+    def toggle_virtual_camera(self, on: bool) -> None:
+        if on and not self.controller.virtual_camera_on:
+            problem = self.controller.start_virtual_camera(fps=self.stats.fps or 30.0)
+            if problem:
+                self._virtual_camera_off(problem)
+            else:
+                self.virtual_camera_label.hide()
+                self.statusBar().showMessage("Virtual camera: opening with the next frame...")
+        elif not on and self.controller.virtual_camera_on:
+            self.controller.stop_virtual_camera()
+            self.virtual_camera_label.hide()
+            self.statusBar().showMessage("Virtual camera off", 3000)
+
+    def enable_virtual_camera(self, echo: Callable[[str], None] | None = None) -> None:
+        """`--virtual-camera`: turn it on at once; `echo` also gets the line if it cannot open."""
+        self._virtual_camera_echo = echo
+        self.act_virtual_camera.setChecked(True)
+
+    def _on_virtual_camera_started(self, description: str) -> None:
+        self.virtual_camera_label.setText(f"virtual camera: {description}")
+        self.virtual_camera_label.setToolTip("Pick this camera in the video-call app or browser (V turns it off)")
+        self.virtual_camera_label.show()
+        if self.banner.label.text().startswith(VIRTUAL_CAMERA_PROBLEMS):
+            self.banner.hide()
+        self.statusBar().showMessage(f"Virtual camera on: {description}; pick it in the call app or browser", 8000)
+
+    def _virtual_camera_off(self, message: str) -> None:
+        """No backend, or the device went away: the toggle goes off and the line says what to do."""
+        self.act_virtual_camera.blockSignals(True)
+        self.act_virtual_camera.setChecked(False)
+        self.act_virtual_camera.blockSignals(False)
+        # the status bar keeps saying so (the full line in its tooltip) after its message moves on
+        self.virtual_camera_label.setText("virtual camera: off (see the notice)")
+        self.virtual_camera_label.setToolTip(message)
+        self.virtual_camera_label.show()
+        self.statusBar().showMessage(message)
+        self.banner.show_message(message)  # stays after the status bar's next message replaces it
+        if self._virtual_camera_echo is not None:
+            self._virtual_camera_echo(message)
 
     # -- closing -----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -21,9 +21,19 @@ def open_settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
 
 
+def _user_folder(location: QStandardPaths.StandardLocation) -> str:
+    folder = QStandardPaths.writableLocation(location)
+    return str(Path(folder or Path.home()) / "StyleCam")
+
+
 def default_output_dir() -> str:
-    movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
-    return str(Path(movies or Path.home()) / "StyleCam")
+    """Recordings: the user's Videos folder (Movies on macOS) + /StyleCam."""
+    return _user_folder(QStandardPaths.StandardLocation.MoviesLocation)
+
+
+def default_snapshot_dir() -> str:
+    """Snapshots: the user's Pictures folder + /StyleCam."""
+    return _user_folder(QStandardPaths.StandardLocation.PicturesLocation)
 
 
 @dataclass
@@ -35,7 +45,8 @@ class AppSettings:
     strength: float = 1.0
     compare: str = "off"
     size: int = 256  # processing size (short side); 0 = native
-    output_dir: str = ""
+    output_dir: str = ""  # recordings
+    snapshot_dir: str = ""
     mirror: bool = False
     resolution: str = "640x480"
     record_side_by_side: bool = False
@@ -61,6 +72,7 @@ class AppSettings:
             values.compare = "off"
         values.strength = min(1.0, max(0.0, values.strength))
         values.output_dir = values.output_dir or default_output_dir()
+        values.snapshot_dir = values.snapshot_dir or default_snapshot_dir()
         return values
 
     def save(self, store: QSettings) -> None:

@@ -1,11 +1,24 @@
-"""Small widgets the window is assembled from: the notice banner and the record icon."""
+"""Small widgets the window is assembled from: the notice banner, the record icon and the app icon."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def app_icon() -> QIcon:
+    """The StyleCam icon (a lens painted as a swirl): the SVG, with a 256 px PNG for when Qt's SVG
+    plugin is missing. Shipped inside the `app` package, so an installed app finds it too."""
+    icon = QIcon()
+    for name in ("stylecam.svg", "stylecam.png"):
+        if (ASSETS / name).is_file():
+            icon.addFile(str(ASSETS / name))
+    return icon
 
 
 def record_icon() -> QIcon:

@@ -59,6 +59,7 @@ def make_window(qtbot, tmp_path: Path) -> Callable:
         args = argparse.Namespace(source=source, style=style, size=size, record=record, device="cpu")
         window = create_window(args)
         window.settings.output_dir = str(tmp_path / "out")
+        window.settings.snapshot_dir = str(tmp_path / "out")
         qtbot.addWidget(window)
         window.show()
         windows.append(window)
