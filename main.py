@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("input", type=Path)
     stylize.add_argument("output", type=Path)
     stylize.add_argument("--style", help="style name or weights file (default: the library's default)")
-    stylize.add_argument("--size", type=int, default=512, help="processing size (short side, 0 = native)")
+    stylize.add_argument("--size", type=int, default=512, help="processing size: short side 32..4096, 0 = native")
     stylize.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     stylize.add_argument("--strength", type=float, default=1.0, help="blend with the input, 0..1")
 
@@ -57,21 +57,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
+    from models.stylize import check_job, check_size, stylize_file
+
+    # arguments first, one line each, before torch is imported or a style compiled
+    check_size(args.size)
+    if not 0.0 <= args.strength <= 1.0:
+        raise StyleCamError(f"--strength {args.strength} is out of range; use a value from 0 to 1")
+    check_job(args.input, args.output)
     from models.engine import InferenceEngine
     from models.style_library import StyleLibrary
-    from models.stylize import stylize_file
 
     library = StyleLibrary()
     name = args.style or library.default_style_name()
     if name is None:
         raise StyleCamError("the style library is empty; pass --style path/to/weights (.safetensors or .pth)")
-    if not 0.0 <= args.strength <= 1.0:
-        raise StyleCamError(f"--strength {args.strength} is out of range; use a value from 0 to 1")
     generator, style = library.load(name)
     engine = InferenceEngine(device=args.device, size=args.size or None, strength=args.strength)
     engine.set_style(generator, style.name)
     print(f"stylizing {args.input} with {style.display_name} on {engine.describe()} at size {args.size or 'native'}")
-    frames = stylize_file(args.input, args.output, engine)
+    frames = stylize_file(args.input, args.output, engine, warn=lambda line: print(f"warning: {line}", file=sys.stderr))
     print(f"wrote {args.output} ({frames} frame{'s' if frames != 1 else ''})")
     return 0
 

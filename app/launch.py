@@ -1,8 +1,9 @@
 """Starting the app: `python main.py [--source ...] [--style ...] [--size N] [--record FILE]`.
 
-Checks for a display before Qt is touched (Qt would abort the process), then builds the engine,
-library, controller and window, applies the command-line overrides on top of the saved settings
-(for this run only) and runs the event loop.
+Checks for a display, and that Qt's X11 plugin finds its system libraries (`app.platform_check`),
+before Qt is touched (Qt would abort the process), then builds the engine, library, controller
+and window, applies the command-line overrides on top of the saved settings (for this run only)
+and runs the event loop.
 """
 
 from __future__ import annotations
@@ -87,6 +88,16 @@ def run_app(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    from app.platform_check import xcb_problem
+
+    problem = xcb_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    if getattr(args, "size", None) is not None:
+        from models.stylize import check_size
+
+        check_size(args.size)  # a StyleCamError: main.py prints its one line
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

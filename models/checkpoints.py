@@ -31,6 +31,13 @@ _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 def read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Load tensors (and safetensors metadata) from a file, with one clear error on failure."""
     path = Path(path)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.suffix in (".safetensors", *REFERENCE_SUFFIXES))
+        hint = f" (it holds {', '.join(inside[:3])}{', ...' if len(inside) > 3 else ''})" if inside else ""
+        raise StyleError(
+            f"weights {path} is a folder{hint}; give one weights file (.safetensors, or a reference CycleGAN "
+            "*_net_G*.pth) or a style name from `python main.py styles`"
+        )
     if not path.is_file():
         raise StyleError(f"weights file {path} does not exist; check the path or run `python main.py styles`")
     if path.suffix == ".safetensors":

@@ -41,6 +41,38 @@ def snap_to_frame_grid(seconds: float, fps: Fraction) -> float:
     return float(nearest / fps) if abs(position - nearest) < 0.25 else seconds
 
 
+class FrameClock:
+    """Timestamps for frames that arrive at irregular real times (the app's recordings).
+
+    Each frame goes on the nearest slot of a fixed `fps` grid, and at least one slot after the
+    previous frame, so timestamps strictly increase even counted in whole frames at the file's
+    own rate, which is how players and `ffmpeg` retime a stream (capture jitter used to put two
+    frames 10 ms apart on one tick there: "non monotonically increasing dts"). A frame that would
+    land more than `MAX_LEAD` slots ahead of its real time is dropped (`place` returns None)
+    instead, so a recording never drifts from real time when frames come faster than `fps`.
+    """
+
+    MAX_LEAD = 1.5  # slots: room for capture jitter after a frame was pushed back one slot
+
+    def __init__(self, fps: float | Fraction) -> None:
+        self.fps = Fraction(fps).limit_denominator(1001)
+        self.slot = -1  # the last frame's slot
+
+    def place(self, seconds: float) -> float | None:
+        """The timestamp (s) for a frame captured `seconds` after the first one, or None to drop it."""
+        exact = seconds * float(self.fps)
+        slot = max(round(exact), self.slot + 1)
+        if slot - exact > self.MAX_LEAD:
+            return None
+        self.slot = slot
+        return float(slot / self.fps)
+
+    @property
+    def end(self) -> float:
+        """Where the last placed frame ends (s): the length of the recording."""
+        return float((self.slot + 1) / self.fps)
+
+
 class VideoReader:
     """Decodes a video file to BGR frames; `demux()` also hands out audio packets for remuxing."""
 

@@ -13,16 +13,23 @@ import cv2
 import numpy as np
 import pytest
 
+from models.errors import MediaError
 from models.style_library import StyleLibrary
-from models.video_io import VideoReader
+from models.stylize import stylize_file
+from models.video_io import H264Writer, VideoReader
 from tests.conftest import REPO, shared_path
 
 
-def run_cli(*args: str, weights: Path) -> subprocess.CompletedProcess:
-    env = {"STYLECAM_WEIGHTS": str(weights), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2"}
+def run_cli(*args: str | Path, weights: Path, **env: str) -> subprocess.CompletedProcess:
+    env = {"STYLECAM_WEIGHTS": str(weights), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2", **env}
     return subprocess.run(
-        [sys.executable, "main.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "main.py", *map(str, args)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )
+
+
+def warning_lines(stderr: str) -> list[str]:
+    """The `warning:` lines (the progress bar rewrites its own line with carriage returns)."""
+    return [line for line in stderr.splitlines() if line.startswith("warning:")]
 
 
 def make_clip_with_audio(path: Path, frames: int = 24, fps: int = 12, size: tuple[int, int] = (96, 64)) -> None:
@@ -67,6 +74,7 @@ def test_stylize_video_keeps_frames_rate_size_and_audio(library: StyleLibrary, t
         assert (info.width, info.height, info.fps, info.has_audio) == (96, 64, Fraction(12), True)
         assert sum(1 for _ in reader.frames()) == 24
         assert reader.video.codec_context.name == "h264"
+    assert warning_lines(run.stderr) == []
 
 
 @pytest.mark.shared_data
@@ -81,6 +89,88 @@ def test_stylize_real_clip_round_trip(library: StyleLibrary, tmp_path: Path) -> 
         assert b.info.fps == a.info.fps == 30
         assert frames_out[0][0].shape == frames_in[0][0].shape == (480, 640, 3)
         assert abs(frames_out[-1][1] - (frames_in[-1][1] - frames_in[0][1])) < 1e-3  # same timing
+    assert warning_lines(run.stderr) == []  # a whole file: no word about truncation
+
+
+@pytest.mark.shared_data
+def test_truncated_video_warns_and_keeps_what_it_held(library: StyleLibrary, tmp_path: Path) -> None:
+    """The first half of a real clip's bytes: one warning line, exit 0, the playable part written."""
+    data = shared_path("videos", "book.mkv").read_bytes()
+    cut = tmp_path / "book_cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    with VideoReader(cut) as reader:
+        held = sum(1 for _ in reader.frames())
+    assert 10 < held < 100  # Matroska states only the duration: 3.67 s, 110 frames at 30 fps
+    out = tmp_path / "book_cut_styled.mp4"
+    run = run_cli("stylize", cut, out, "--size", "32", weights=library.root)
+    assert run.returncode == 0, run.stderr
+    (line,) = warning_lines(run.stderr)
+    assert f"{cut} ended after {held} of about 110 frames" in line and "truncated or damaged" in line, line
+    assert f"wrote {out} ({held} frames)" in run.stdout
+    with VideoReader(out) as reader:
+        assert sum(1 for _ in reader.frames()) == held
+
+
+def test_truncated_mp4_names_its_stated_frame_count(library: StyleLibrary, tmp_path: Path) -> None:
+    """An MP4 states its frame count: cut in half, it says how many of them it held."""
+    whole = tmp_path / "clip.mp4"
+    rng = np.random.default_rng(0)
+    with H264Writer(whole, 96, 64, 12) as writer:  # moov first (+faststart): a cut copy still opens
+        for _ in range(48):
+            writer.write(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8))
+    cut = tmp_path / "clip_cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with VideoReader(cut) as reader:
+        held = sum(1 for _ in reader.frames())
+    assert 0 < held < 40
+    out = tmp_path / "styled.mp4"
+    run = run_cli("stylize", cut, out, "--size", "32", weights=library.root)
+    assert run.returncode == 0, run.stderr
+    (line,) = warning_lines(run.stderr)
+    assert line == (
+        f"warning: {cut} ended after {held} of 48 frames (the file is truncated or damaged); "
+        f"wrote the {held} frames it held"
+    )
+    with VideoReader(out) as reader:
+        assert sum(1 for _ in reader.frames()) == held
+
+
+def test_decoding_that_breaks_off_keeps_the_frames_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decoder error part-way: the frames before it are written, with one warning; with no frame
+    at all it stays an error."""
+    src = tmp_path / "clip.mp4"
+    make_clip_with_audio(src)
+    real_demux = VideoReader.demux
+
+    def breaks_after(frames: int):
+        def demux(self, with_audio: bool = True):
+            for n, item in enumerate(x for x in real_demux(self, with_audio) if x[0] == "video"):
+                if n == frames:
+                    raise MediaError(f"video {self.path} is corrupt or truncated") from av.InvalidDataError(
+                        1094995529, "Invalid data found when processing input"
+                    )
+                yield item
+
+        return demux
+
+    class Passthrough:  # the engine's interface stylize_video uses
+        def process(self, frame: np.ndarray) -> np.ndarray:
+            return frame
+
+    said: list[str] = []
+    monkeypatch.setattr(VideoReader, "demux", breaks_after(5))
+    assert stylize_file(src, tmp_path / "out.mp4", Passthrough(), progress=False, warn=said.append) == 5
+    assert (
+        len(said) == 1
+        and said[0].startswith(f"{src} is damaged after frame 5 (")
+        and said[0].endswith("wrote the 5 frames it held")
+    )
+    with VideoReader(tmp_path / "out.mp4") as reader:
+        assert sum(1 for _ in reader.frames()) == 5
+    monkeypatch.setattr(VideoReader, "demux", breaks_after(0))
+    with pytest.raises(MediaError, match="corrupt or truncated"):
+        stylize_file(src, tmp_path / "none.mp4", Passthrough(), progress=False, warn=said.append)
+    assert not (tmp_path / "none.mp4").exists() and len(said) == 1
 
 
 @pytest.mark.parametrize(
@@ -126,3 +216,88 @@ def test_styles_lists_and_warns_on_broken(library: StyleLibrary) -> None:
     assert run.returncode == 0
     assert "alpha" in run.stdout and "beta" not in run.stdout
     assert "skipping style 'beta'" in run.stderr
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "photo.jpg"
+    cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    return path
+
+
+def only_error_line(run: subprocess.CompletedProcess) -> str:
+    """A bad argument: exit 1 and exactly one `error:` line, nothing else (no traceback)."""
+    assert run.returncode == 1, (run.returncode, run.stderr)
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("size", ["-5", "8", "31", "5000"])
+def test_size_out_of_range_is_one_line(library: StyleLibrary, photo: Path, size: str) -> None:
+    line = only_error_line(run_cli("stylize", photo, photo.with_name("o.jpg"), "--size", size, weights=library.root))
+    assert line == f"error: --size {size} is out of range; use 0 (native) or 32 to 4096 (the short side in pixels)"
+    assert not photo.with_name("o.jpg").exists()
+
+
+def test_smallest_size_and_native_work(library: StyleLibrary, photo: Path) -> None:
+    for size in ("32", "0"):
+        run = run_cli("stylize", photo, photo.with_name(f"o{size}.jpg"), "--size", size, weights=library.root)
+        assert run.returncode == 0, run.stderr
+        assert cv2.imread(str(photo.with_name(f"o{size}.jpg"))).shape == (48, 64, 3)
+
+
+def test_app_size_out_of_range_is_one_line(library: StyleLibrary, tmp_path: Path) -> None:
+    run = run_cli(
+        "--size", "-5", weights=library.root, QT_QPA_PLATFORM="offscreen", STYLECAM_SETTINGS=str(tmp_path / "s.ini")
+    )
+    assert "--size -5 is out of range" in only_error_line(run)
+
+
+@pytest.mark.parametrize("how", ["same-path", "dot-dot", "symlink", "hard-link"])
+def test_output_over_its_own_input_is_refused(library: StyleLibrary, photo: Path, how: str) -> None:
+    before = photo.read_bytes()
+    output = {
+        "same-path": lambda: photo,
+        "dot-dot": lambda: photo.parent / ".." / photo.parent.name / photo.name,
+        "symlink": lambda: (photo.with_name("link.jpg").symlink_to(photo), photo.with_name("link.jpg"))[1],
+        "hard-link": lambda: (photo.with_name("hard.jpg").hardlink_to(photo), photo.with_name("hard.jpg"))[1],
+    }[how]()
+    line = only_error_line(run_cli("stylize", photo, output, weights=library.root))
+    assert line == (
+        f"error: output {output} is the input file itself; stylize never overwrites its input, "
+        "choose another output name"
+    )
+    assert photo.read_bytes() == before
+
+
+def test_style_folder_says_what_is_expected(library: StyleLibrary, photo: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    line = only_error_line(run_cli("stylize", photo, tmp_path / "o.jpg", "--style", folder, weights=library.root))
+    assert line == (
+        f"error: weights {folder} is a folder; give one weights file (.safetensors, or a reference CycleGAN "
+        "*_net_G*.pth) or a style name from `python main.py styles`"
+    )
+    (folder / "latest_net_G_A.pth").write_bytes(b"")
+    line = only_error_line(run_cli("stylize", photo, tmp_path / "o.jpg", "--style", folder, weights=library.root))
+    assert f"weights {folder} is a folder (it holds latest_net_G_A.pth); give one weights file" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strength", "1.5"], "error: --strength 1.5 is out of range; use a value from 0 to 1"),
+        (["--strength", "-0.1"], "error: --strength -0.1 is out of range; use a value from 0 to 1"),
+    ],
+)
+def test_strength_out_of_range_is_one_line(library: StyleLibrary, photo: Path, args: list[str], message: str) -> None:
+    assert only_error_line(run_cli("stylize", photo, photo.with_name("o.jpg"), *args, weights=library.root)) == message
+
+
+def test_missing_input_and_folder_input_are_one_line(library: StyleLibrary, tmp_path: Path) -> None:
+    missing = tmp_path / "nothere.mp4"
+    line = only_error_line(run_cli("stylize", missing, tmp_path / "o.mp4", weights=library.root))
+    assert line == f"error: input {missing} does not exist; check the path"
+    line = only_error_line(run_cli("stylize", tmp_path, tmp_path / "o.mp4", weights=library.root))
+    assert line == f"error: input {tmp_path} is a folder; give one image or video file"

@@ -2,7 +2,8 @@
 to fragmented H.264 MP4 and writes PNG snapshots, so no encoder or disk call ever runs on the
 GUI thread.
 
-Timestamps are real elapsed capture time, so a 10 s recording plays 10 s even at 8 fps.
+Timestamps are real elapsed capture time, so a 10 s recording plays 10 s even at 8 fps, put on a
+30 (or 60) fps grid with every frame at least one slot after the one before (`FrameClock`).
 Fragmented MP4 keeps everything up to the last fragment playable after a crash or a full disk.
 """
 
@@ -19,9 +20,15 @@ from PySide6.QtCore import QThread, Signal
 
 from app.frames import ProcessedFrame
 from models.errors import MediaError, StyleCamError
-from models.video_io import H264Writer
+from models.video_io import FrameClock, H264Writer
 
 MAX_PENDING_FRAMES = 8  # ~0.3 s at 30 fps absorbs encoder jitter; beyond that, frames are dropped
+
+
+def recording_rate(fps_hint: float) -> int:
+    """The frame grid of a recording: 30 fps, or 60 when frames come clearly faster than 30
+    (the hint is the measured display rate, a little noisy)."""
+    return 60 if fps_hint > 33 else 30
 
 
 def compose(frame: ProcessedFrame, side_by_side: bool) -> np.ndarray:
@@ -56,7 +63,7 @@ class RecordingWorker(QThread):
         self._path: Path | None = None
         self._fps = 30.0
         self._t0: float | None = None
-        self._last_t = 0.0
+        self._clock: FrameClock | None = None
 
     # -- called from other threads --------------------------------------------------------
     def start_recording(self, path: Path, fps_hint: float = 30.0) -> None:
@@ -117,7 +124,7 @@ class RecordingWorker(QThread):
         if kind == "start":
             self._finish()
             _, self._path, self._fps = command
-            self._t0 = None
+            self._t0, self._clock = None, None
         elif kind == "frame":
             self._encode(command[1], command[2])
         elif kind == "stop":
@@ -140,16 +147,20 @@ class RecordingWorker(QThread):
         try:
             if self._writer is None:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
-                fps = min(60.0, max(5.0, self._fps))  # only sets the keyframe spacing; timestamps are explicit
-                self._writer = H264Writer(self._path, image.shape[1], image.shape[0], fps, fragmented=True)
+                self._clock = FrameClock(recording_rate(self._fps))
+                self._writer = H264Writer(self._path, image.shape[1], image.shape[0], self._clock.fps, fragmented=True)
                 self._t0 = frame.captured_at
                 self.recording_started.emit(str(self._path))
             writer = self._writer
             if image.shape[0] != writer.height or image.shape[1] != writer.width:
                 # compare mode or source size changed mid-recording: keep the file's size
                 image = cv2.resize(image, (writer.width, writer.height), interpolation=cv2.INTER_AREA)
-            self._last_t = frame.captured_at - self._t0
-            writer.write(image, self._last_t)
+            seconds = self._clock.place(frame.captured_at - self._t0)
+            if seconds is None:  # faster than the grid: dropped rather than drifting ahead of real time
+                with self._cond:
+                    self.dropped += 1
+                return
+            writer.write(image, seconds)
         except (StyleCamError, OSError) as err:
             path = self._path
             self._finish(failed=True)
@@ -170,5 +181,5 @@ class RecordingWorker(QThread):
                 self.recording_failed.emit(f"finishing {path} failed: {err}")
             return
         frames = writer.frames_written
-        seconds = self._last_t + (1.0 / self._fps if frames else 0.0)
+        seconds = self._clock.end if frames and self._clock is not None else 0.0
         self.recording_finished.emit(str(path), frames, seconds)
