@@ -194,9 +194,15 @@ class Controller(QObject):
     def set_strength(self, strength: float) -> None:
         self.knobs.strength = min(1.0, max(0.0, float(strength)))
 
+    @property
+    def size(self) -> int | None:
+        """The processing size in use (short side; None = native). Its one owner is the engine."""
+        return self.inference.size
+
     def set_size(self, size: int | None) -> None:
-        self.knobs.size = int(size) if size else None
-        self.loader.request_size(self.knobs.size)  # applied once the style is warm at that size
+        """Change the processing size: the loader warms the current style up at it (from the
+        generator in memory: no style is read from disk again), then swaps the engine in."""
+        self.loader.request_size(int(size) if size else None)
 
     # -- frames --------------------------------------------------------------------------
     def _on_frame_ready(self) -> None:

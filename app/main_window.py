@@ -401,7 +401,7 @@ class MainWindow(QMainWindow):
         self.numbers_label.setText(numbers)
         name = self.controller.engine.style_name
         style = self.view.display_names.get(name, name) or "none (original)"
-        size = f"{self.settings.size}px" if self.settings.size else "native"
+        size = f"{self.controller.size}px" if self.controller.size else "native"  # in use, not the saved choice
         self.view.hud_lines = [numbers, f"style {style} | {size} | {self.controller.engine.describe()}"]
         if self.controller.virtual_camera_on and not self.virtual_camera_label.isHidden():
             self.view.hud_lines.append(self.virtual_camera_label.text())

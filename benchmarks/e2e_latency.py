@@ -64,7 +64,7 @@ def measure_e2e(
     captured: LatestSlot[CapturedFrame] = LatestSlot()
     processed: LatestSlot[ProcessedFrame] = LatestSlot()
     capture = CaptureWorker(captured)
-    inference = InferenceWorker(engine, captured, processed, Knobs(size=size, strength=1.0))
+    inference = InferenceWorker(engine, captured, processed, Knobs(strength=1.0))  # the size is the engine's
     view = VideoView()
     view.resize(960, 540)
     view.show()

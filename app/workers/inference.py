@@ -8,6 +8,10 @@ Preparing a style is slow on the CPU (export + OpenVINO compile: 1-3 s), so each
 own ready, warmed-up engine, built on the loader thread: after the first style, the loader
 prepares the rest of the library in the background, and a switch to a prepared style is one
 attribute assignment: it shows on the next frame. The view never waits for a load.
+
+The processing size has one owner, the engine in use (`InferenceWorker.size` reads it). A size
+change builds the current style's engine again at the new size from the generator the loader
+already holds (read from disk once per style), swaps it in, then re-prepares the others.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
+from torch import nn
 
 from app.frames import CapturedFrame, LatestSlot, ProcessedFrame
 from models.engine import InferenceEngine
@@ -31,19 +36,18 @@ from models.style_library import Style, StyleLibrary
 @dataclass
 class Knobs:
     """Settings the GUI changes and the inference thread reads once per frame (plain attributes:
-    a torn read is impossible, and a value one frame late is harmless). `size` is the requested
-    processing size; the size in use travels with the engine (see `InferenceWorker.active`)."""
+    a torn read is impossible, and a value one frame late is harmless). Not the processing size:
+    that belongs to the engine, which is warmed up at it (`InferenceWorker.size`)."""
 
-    size: int | None = 256
     strength: float = 1.0
 
 
 class InferenceWorker(QThread):
     """mailbox -> engine.process -> output slot (+ an optional sink such as the recorder).
 
-    `active` = (engine, processing size) is replaced by the style loader in one attribute swap,
-    after the engine was warmed up at that size: each frame uses one style at one size, and a
-    size or style change never makes this thread wait for a compile.
+    `engine` is replaced by the style loader in one attribute swap, after the new engine was
+    warmed up at its size: each frame uses one style at one size (both the engine's), and a size
+    or style change never makes this thread wait for a compile.
     """
 
     frame_ready = Signal()  # a ProcessedFrame waits in `output`; emitted only when the slot was empty
@@ -60,13 +64,14 @@ class InferenceWorker(QThread):
         super().__init__()
         self.setObjectName("inference")
         self.mailbox, self.output, self.knobs, self.sink = mailbox, output, knobs, sink
-        self.active: tuple[InferenceEngine, int | None] = (engine, knobs.size)
+        self.engine = engine  # swapped whole by the style loader; read once per frame
         self.last_shape: tuple[int, int] = (480, 640)
         self._stop = threading.Event()
 
     @property
-    def engine(self) -> InferenceEngine:
-        return self.active[0]
+    def size(self) -> int | None:
+        """The processing size in use (short side; None = native): the current engine's."""
+        return self.engine.size
 
     def stop(self) -> None:
         self._stop.set()
@@ -77,8 +82,8 @@ class InferenceWorker(QThread):
             captured = self.mailbox.take(timeout=0.1)
             if captured is None:
                 continue
-            engine, size = self.active  # one engine (one style) at one size for the whole frame
-            engine.size, engine.strength = size, self.knobs.strength
+            engine = self.engine  # one engine (one style, one size) for the whole frame
+            engine.strength = self.knobs.strength
             style = engine.style_name
             try:
                 stylized = engine.process(captured.image)
@@ -105,6 +110,8 @@ class StyleLoader(QThread):
     """Builds one warmed-up engine per style and switches the inference worker between them.
 
     User requests (newest wins) go first; when idle, the styles named in `preload` are prepared.
+    Each style's generator is read from the library once and kept (`loaded`), so engines built
+    again for a new processing size never touch the disk.
     """
 
     style_changed = Signal(str, str)  # name, display name
@@ -122,6 +129,7 @@ class StyleLoader(QThread):
         self.setObjectName("style-loader")
         self.make_engine, self.library, self.worker, self.max_ready = make_engine, library, worker, max_ready
         self.ready: dict[str, tuple[InferenceEngine, Style]] = {}  # used on this thread only
+        self.loaded: dict[str, tuple[nn.Module, Style]] = {}  # CPU generators as read from the library
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -186,49 +194,65 @@ class StyleLoader(QThread):
             if kind == "import":
                 style = self.library.import_style(Path(target), name)
                 self.ready.pop(style.name, None)  # re-imported under the same name: rebuild
+                self.loaded.pop(style.name, None)
                 self.style_imported.emit(style.name)
                 target = style.name
-            engine, style = self.ready.get(str(target)) or self._prepare(str(target))
+            ready = self.ready.get(str(target))
+            engine, style = ready if ready and ready[0].size == self.worker.size else self._prepare(str(target))
         except StyleCamError as err:
             self.style_failed.emit(str(target), str(err))
         except (RuntimeError, ValueError, OSError) as err:  # a weights file that builds but does not fit
             self.style_failed.emit(str(target), f"style {target} cannot be used ({err})")
         else:
-            self.worker.active = (engine, self.worker.active[1])  # the switch: the next frame uses it
+            self.worker.engine = engine  # the switch: the next frame uses it
             self.style_changed.emit(style.name, style.display_name)
 
     def _apply_size(self, size: int | None) -> None:
-        current, _ = self.worker.active
+        current = self.worker.engine
+        if size == current.size:
+            return
         key = next((k for k, (e, _) in self.ready.items() if e is current), None)
         if key is None:  # no style (frames pass through): nothing to compile
-            self.worker.active = (current, size)
+            current.size = size
             return
-        h, w = self.worker.last_shape
         try:
-            generator, style = self.library.load(key)
-            engine = self.make_engine()
-            engine.set_style(generator, style.name, processing_shape(h, w, size))
+            engine, style = self._build(key, size)  # from the generator in memory, not the disk
         except (StyleCamError, RuntimeError, ValueError, OSError):
-            self.worker.active = (current, size)  # the inference thread compiles it on the next frame
+            current.size = size  # the inference thread compiles it on the next frame
             return
-        self.worker.active = (engine, size)
+        self.worker.engine = engine
         # engines of the other styles were warmed at the old size: prepare them again when idle
         self.ready = {key: (engine, style)}
         with self._lock:
             self._preload = list(self._preload_all)
 
+    def _load(self, key: str) -> tuple[nn.Module, Style]:
+        """The style's CPU generator, read from the library the first time only."""
+        if key not in self.loaded:
+            self.loaded[key] = self.library.load(key)
+        return self.loaded[key]
+
+    def _build(self, key: str, size: int | None) -> tuple[InferenceEngine, Style]:
+        """A new engine for style `key` at processing size `size`, warmed up at the shape the
+        next frame will have, so the first styled frame is not slow."""
+        generator, style = self._load(key)
+        engine = self.make_engine()
+        engine.size = size
+        h, w = self.worker.last_shape
+        engine.set_style(generator, style.name, processing_shape(h, w, size))
+        return engine, style
+
     def _prepare(self, key: str) -> tuple[InferenceEngine, Style]:
         if self._stop.is_set():
             raise StyleCamError("stopping")
-        generator, style = self.library.load(key)
-        engine = self.make_engine()
-        h, w = self.worker.last_shape
-        # warm up at the shape the next frame will have, so the first styled frame is not slow
-        engine.set_style(generator, style.name, processing_shape(h, w, self.worker.active[1]))
+        engine, style = self._build(key, self.worker.size)
         if len(self.ready) >= self.max_ready:
             current = self.worker.engine
             stale = next((k for k, (e, _) in self.ready.items() if e is not current), None)
             if stale is not None:
                 del self.ready[stale]
         self.ready[key] = (engine, style)
+        with self._lock:  # generators kept: the ready styles and those to prepare again
+            keep = {*self.ready, *self._preload_all}
+        self.loaded = {k: v for k, v in self.loaded.items() if k in keep}
         return engine, style

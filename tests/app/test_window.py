@@ -216,17 +216,17 @@ def test_settings_persist_and_command_line_overrides(qtbot, make_window, styles,
     wait_style(qtbot, again, "beta")
     assert again.settings.compare == "split" and again.view.mode == "split"
     assert again.strength.value() == 40 and again.controller.knobs.strength == pytest.approx(0.4)
-    assert again.controller.knobs.size == 384 and again.settings.source == "demo"
+    assert again.controller.size == 384 and again.settings.source == "demo"
     again.close()
 
     # `--style alpha --size 256` apply to that run only: the saved choices survive it
     overridden = make_window(source="demo", style="alpha", size=256)
     wait_style(qtbot, overridden, "alpha")
-    assert overridden.controller.knobs.size == 256
+    assert overridden.controller.size == 256
     overridden.close()
     last = make_window(source=None, size=None)
     wait_style(qtbot, last, "beta")
-    assert last.controller.knobs.size == 384
+    assert last.controller.size == 384
 
 
 def test_closing_right_after_a_style_switch_saves_the_new_style(qtbot, make_window, styles) -> None:
@@ -312,7 +312,7 @@ def test_size_change_applies_after_warm_up_and_keeps_frames_coming(qtbot, make_w
     wait_frames(qtbot, window, 3)
     window.size_combo.setCurrentIndex(window.size_combo.findData(256))
     # the loader warms the style at the new size, then swaps engine and size together
-    qtbot.waitUntil(lambda: window.controller.inference.active[1] == 256, timeout=FRAME_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.controller.size == 256, timeout=FRAME_TIMEOUT_MS)
     wait_frames(qtbot, window, 3)
     assert window.controller.engine.size == 256 and window.controller.engine.style_name == "alpha"
     frame = last_frame(window)
