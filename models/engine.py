@@ -5,7 +5,9 @@ It owns the device choice (CUDA fp16 + channels_last + cudnn benchmark, else CPU
 backend (OpenVINO on CPU when installed, else PyTorch; see `models.backends`), the host-side
 resizes (on uint8, before upload and after download), and the thread-safe style switch:
 `process` snapshots the active runner once per frame, so no frame is ever computed with two
-styles, and `set_style` swaps only after the new runner is warmed up.
+styles, and `set_style` swaps only after the new runner is warmed up. With `stabilize` on, each
+output passes the temporal stabilizer at the processing size (models/temporal.py), so the engine
+is then stateful per stream: `reset_stream()` when the source changes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from models.backends import FrameModel, FrameRunner, OpenVinoRunner, TorchRunner
 from models.errors import StyleCamError
 from models.frames import as_bgr, processing_shape, resize
 from models.inference_norm import use_inference_norms
+from models.temporal import TemporalStabilizer
 
 __all__ = ["FrameModel", "InferenceEngine", "describe_device", "pick_device"]
 
@@ -61,6 +64,8 @@ class InferenceEngine:
     vs fp32, off by default because fp32 output stays within one grey level of the reference).
     `compile`: wrap the PyTorch model in `torch.compile` (CUDA graphs on CUDA; measured slower
     than eager on the 2-core CPU, so off by default).
+    `stabilize`: blend each output with the motion-compensated previous one where the scene is
+    still (models/temporal.py); for video streams, not for unrelated images.
     """
 
     def __init__(
@@ -72,6 +77,7 @@ class InferenceEngine:
         backend: str = "auto",
         cpu_bf16: bool = False,
         compile: bool = False,
+        stabilize: bool = False,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
@@ -87,6 +93,7 @@ class InferenceEngine:
         self._active = _Active(None, "")
         self._size = size
         self._strength = float(strength)
+        self._stabilizer = TemporalStabilizer() if stabilize else None
         self.last_inference_ms = 0.0
 
     # -- settings -------------------------------------------------------------------------
@@ -105,6 +112,20 @@ class InferenceEngine:
     @strength.setter
     def strength(self, value: float) -> None:
         self._strength = min(1.0, max(0.0, float(value)))
+
+    @property
+    def stabilize(self) -> bool:
+        return self._stabilizer is not None
+
+    @stabilize.setter
+    def stabilize(self, value: bool) -> None:
+        if bool(value) != self.stabilize:
+            self._stabilizer = TemporalStabilizer() if value else None
+
+    def reset_stream(self) -> None:
+        """Forget the previous frame (a new source starts): the next output is not blended."""
+        if self._stabilizer is not None:
+            self._stabilizer = TemporalStabilizer()  # a new object: the worker may be mid-frame
 
     @property
     def style_name(self) -> str:
@@ -144,6 +165,7 @@ class InferenceEngine:
         self._warm_up(runner, warmup_shape or processing_shape(360, 640, self._size))
         with self._lock:
             self._active = _Active(runner, name)
+        self.reset_stream()  # the previous style's strokes must not linger
 
     @staticmethod
     def _warm_up(runner: FrameRunner, shape: tuple[int, int]) -> None:
@@ -155,13 +177,16 @@ class InferenceEngine:
     def process(self, frame: np.ndarray) -> np.ndarray:
         """Stylize one frame; returns a BGR uint8 frame of the input's height and width."""
         bgr = as_bgr(frame)
-        active, size, strength = self._active, self._size, self._strength
+        active, size, strength, stabilizer = self._active, self._size, self._strength, self._stabilizer
         if active.runner is None:
             return bgr.copy()
         h, w = bgr.shape[:2]
         ph, pw = processing_shape(h, w, size)
         start = time.perf_counter()
-        small = active.runner(resize(bgr, ph, pw))  # may be the runner's buffer: not ours to keep
+        small_in = resize(bgr, ph, pw)
+        small = active.runner(small_in)  # may be the runner's buffer: not ours to keep
+        if stabilizer is not None:
+            small = stabilizer(small_in, small)
         if strength < 1.0:
             styled = cv2.addWeighted(resize(small, h, w), strength, bgr, 1.0 - strength, 0.0)
         elif (ph, pw) != (h, w):
