@@ -54,7 +54,7 @@ from train.data import SingleDomainDataset, StepBatchSampler, load_center, scan_
 from train.losses import GAN_LOSSES
 from train.progress import LossLog, save_grid
 from train.trainer import StopFlag, hardware_description, init_weights, lr_factor
-from train.webcam_losses import structure_loss, transform_consistency
+from train.webcam_losses import structure_loss, texture_energy_loss, transform_consistency
 
 FEATURE_DEPTHS = (1 / 3, 2 / 3, 1.0)
 BLOCK_TYPES = (ResnetBlock, SeparableResBlock)
@@ -90,6 +90,12 @@ class DistillConfig:
     lambda_consistency: float = _opt(
         0.0, "weight of the transformation-consistency prior: G(T(x)+noise) close to T(G(x)) (train/webcam_losses.py)"
     )
+    lambda_texture: float = _opt(
+        0.0,
+        "weight of the texture-energy prior: as much fine detail per 8x8 cell as the teacher's output (fine-tuning)",
+    )
+    consistency_shift: int = _opt(4, "the consistency prior's largest shift T, in whole pixels")
+    consistency_noise: float = _opt(0.02, "the consistency prior's largest sensor-noise std, in [-1, 1] units")
     lr: float = _opt(2e-4, "Adam learning rate")
     beta1: float = _opt(0.5, "Adam beta1")
     max_steps: int = _opt(5000, "total steps (sets the LR schedule's length)")
@@ -250,8 +256,14 @@ class Distiller:
         if cfg.lambda_structure > 0:
             loss_structure = structure_loss(out, x) * cfg.lambda_structure
             loss_s = loss_s + loss_structure
+        loss_texture = zero
+        if cfg.lambda_texture > 0:
+            loss_texture = texture_energy_loss(out, target) * cfg.lambda_texture
+            loss_s = loss_s + loss_texture
         if cfg.lambda_consistency > 0:
-            loss_consistency = transform_consistency(self.student, x, out, generator_rng=self.priors_rng)
+            loss_consistency = transform_consistency(
+                self.student, x, out, cfg.consistency_shift, cfg.consistency_noise, self.priors_rng
+            )
             self.student_tap.take()  # the second forward's features are not distilled
             loss_consistency = loss_consistency * cfg.lambda_consistency
             loss_s = loss_s + loss_consistency
@@ -279,6 +291,7 @@ class Distiller:
             "feature": loss_feat.detach(),
             "structure": loss_structure.detach(),
             "consistency": loss_consistency.detach(),
+            "texture": loss_texture.detach(),
             "G": loss_g.detach(),
             "D": loss_d.detach(),
         }

@@ -9,6 +9,10 @@ features and a still scene that stays still.
   sensor noise, so the generator paints the same strokes on a scene that moves by a
   pixel or flickers by a grey level (the crawling texture of a still wall). No run-time cost.
 
+- `texture_energy_loss`: the output keeps as much fine detail (brushwork) in each cell as the
+  style's own output there, wherever the strokes sit: what stops the two priors above from
+  buying their figures by painting no strokes at all.
+
 All tensors are RGB in [-1, 1], (B, 3, H, W); both losses run in fp32.
 """
 
@@ -88,3 +92,18 @@ def transform_consistency(
     target = torch.roll(output.float(), (dy, dx), dims=(2, 3))
     # The rolled-in rows and columns wrap around; the border crop (> max_shift) drops them.
     return _crop_border((moved.float() - target).abs(), max(BORDER, max_shift)).mean()
+
+
+def detail_energy(images: torch.Tensor, cell: int = 8) -> torch.Tensor:
+    """Mean |x - 3x3 box blur of x| over `cell` x `cell` cells, per channel: how much fine
+    detail each cell holds, not where in the cell it is."""
+    images = images.float()
+    detail = images - F.avg_pool2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    return F.avg_pool2d(detail.abs(), cell)
+
+
+def texture_energy_loss(output: torch.Tensor, reference: torch.Tensor, cell: int = 8) -> torch.Tensor:
+    """L1 between the cells' detail energy of `output` and of `reference` (the style's output)."""
+    with torch.autocast(device_type=output.device.type, enabled=False):
+        cropped = [_crop_border(t, BORDER) for t in (output, reference)]
+        return (detail_energy(cropped[0], cell) - detail_energy(cropped[1], cell)).abs().mean()
