@@ -97,5 +97,7 @@ def test_training_import_guard_and_removal_leave_the_source_tree_alone(
 
     assert tree_bytes(SHIPPED_ROOT) == shipped_before
     new = sorted(untracked(REPO) - loose_before)
-    ours = [p for p in new if PROBE in p or p.startswith(("weights/", "runs/")) or p.endswith(ARTEFACTS)]
+    # runs/ is where people train beside the code (other runs may write there meanwhile): a file
+    # of this test's would carry its name there; anywhere else any style or run file counts
+    ours = [p for p in new if PROBE in p or p.startswith("weights/") or (p.endswith(ARTEFACTS) and "runs/" not in p)]
     assert not ours, f"written into the source tree: {ours}"
