@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", type=int, help="processing size: short side in pixels, 0 = native")
     parser.add_argument("--record", type=Path, help="start recording to this .mp4 file at once")
     parser.add_argument(
+        "--no-stabilize", action="store_true", help="turn the temporal stabilizer off for this run (T in the app)"
+    )
+    parser.add_argument(
         "--virtual-camera", action="store_true", help="offer the stylized picture as a system camera (V in the app)"
     )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -37,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--size", type=int, default=512, help="processing size: short side 32..4096, 0 = native")
     stylize.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     stylize.add_argument("--strength", type=float, default=1.0, help="blend with the input, 0..1")
+    stylize.add_argument(
+        "--no-stabilize", action="store_true", help="videos: each frame on its own, without the temporal stabilizer"
+    )
 
     styles = sub.add_parser("styles", help="list the style library")
     styles.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -57,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from models.stylize import check_job, check_size, stylize_file
+    from models.stylize import IMAGE_SUFFIXES, check_job, check_size, stylize_file
 
     # arguments first, one line each, before torch is imported or a style compiled
     check_size(args.size)
@@ -72,9 +78,12 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if name is None:
         raise StyleCamError("the style library is empty; pass --style path/to/weights (.safetensors or .pth)")
     generator, style = library.load(name)
-    engine = InferenceEngine(device=args.device, size=args.size or None, strength=args.strength)
+    video = args.input.suffix.lower() not in IMAGE_SUFFIXES
+    stabilize = video and not args.no_stabilize  # a video's strokes stay still where its scene is
+    engine = InferenceEngine(device=args.device, size=args.size or None, strength=args.strength, stabilize=stabilize)
     engine.set_style(generator, style.name)
-    print(f"stylizing {args.input} with {style.display_name} on {engine.describe()} at size {args.size or 'native'}")
+    at = f"at size {args.size or 'native'}" + (f", {'' if stabilize else 'not '}stabilized" if video else "")
+    print(f"stylizing {args.input} with {style.display_name} on {engine.describe()} {at}")
     frames = stylize_file(args.input, args.output, engine, warn=lambda line: print(f"warning: {line}", file=sys.stderr))
     print(f"wrote {args.output} ({frames} frame{'s' if frames != 1 else ''})")
     return 0

@@ -59,14 +59,15 @@ class Controller(QObject):
     ) -> None:
         super().__init__()
         self.library = library
-        self.knobs = Knobs()
+        # with no style yet the first engine passes frames through unchanged; the stabilizer
+        # starts as the factory makes engines (on in the app), then the knob rules every engine
+        passthrough = make_engine()
+        self.knobs = Knobs(stabilize=passthrough.stabilize)
         self.captured: LatestSlot[CapturedFrame] = LatestSlot()
         self.processed: LatestSlot[ProcessedFrame] = LatestSlot()
         self.recorder = RecordingWorker()
         self.virtual_camera = VirtualCameraWorker()
         self.capture = CaptureWorker(self.captured, resolution)
-        # with no style yet the first engine passes frames through unchanged
-        passthrough = make_engine()
         self.inference = InferenceWorker(passthrough, self.captured, self.processed, self.knobs, self._sink)
         self.loader = StyleLoader(make_engine, library, self.inference)
         self.source_spec = AUTO
@@ -193,6 +194,16 @@ class Controller(QObject):
 
     def set_strength(self, strength: float) -> None:
         self.knobs.strength = min(1.0, max(0.0, float(strength)))
+
+    @property
+    def stabilize(self) -> bool:
+        """Whether the temporal stabilizer runs (models/temporal.py): steady strokes on a still scene."""
+        return self.knobs.stabilize
+
+    def set_stabilize(self, on: bool) -> None:
+        """Turn the stabilizer on or off; the inference thread applies it from the next frame on,
+        to whichever style's engine runs it."""
+        self.knobs.stabilize = bool(on)
 
     @property
     def size(self) -> int | None:

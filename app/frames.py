@@ -23,6 +23,7 @@ class CapturedFrame:
     image: np.ndarray
     seq: int
     captured_at: float  # time.perf_counter() right after the source returned it
+    stream: int = 0  # which opening of a source it came from: a new one starts a new stabilizer stream
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Starting the app: `python main.py [--source ...] [--style ...] [--size N] [--record FILE]`.
+"""Starting the app: `python main.py [--source ...] [--style ...] [--size N] [--no-stabilize] [--record FILE]`.
 
 Checks for a display, and that Qt's X11 plugin finds its system libraries (`app.platform_check`),
 before Qt is touched (Qt would abort the process), then builds the engine, library, controller
@@ -61,12 +61,17 @@ def create_window(args: argparse.Namespace | None = None) -> MainWindow:
         overrides["size"] = (max(0, int(args.size)), settings.size)
     if getattr(args, "style", None):
         overrides["style"] = (str(args.style), settings.style)
+    if getattr(args, "no_stabilize", False):
+        overrides["stabilize"] = (False, settings.stabilize)
     for key, (given, _) in overrides.items():
         setattr(settings, key, given)
     device = getattr(args, "device", None) or "auto"
     InferenceEngine(device=device)  # fails here, with one line, if --device cuda has no GPU
     library = StyleLibrary()
-    controller = Controller(lambda: InferenceEngine(device=device), library, settings.resolution_wh)
+    stabilize = settings.stabilize  # for the first engine; the controller's knob rules the others
+    controller = Controller(
+        lambda: InferenceEngine(device=device, stabilize=stabilize), library, settings.resolution_wh
+    )
     controller.set_mirror(settings.mirror)
     window = MainWindow(controller, settings, store)
     window.session_overrides = overrides

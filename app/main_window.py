@@ -106,6 +106,17 @@ class MainWindow(QMainWindow):
         self.act_next = self._action("&Next style", lambda: self.step_style(1), "]")
         self.act_prev = self._action("&Previous style", lambda: self.step_style(-1), "[")
         self.act_add_style = self._action("&Add style...", self.add_style, "Ctrl+I", "Import a weights file as a style")
+        self.act_stabilize = self._action(
+            "&Steady strokes (stabilizer)",
+            self.set_stabilize,
+            "T",
+            "Keep the strokes still where the scene is still (temporal stabilizer)",
+            checkable=True,
+        )
+        self.act_stabilize.blockSignals(True)  # the saved (or --no-stabilize) state, not a user choice
+        self.act_stabilize.setChecked(s.stabilize)
+        self.act_stabilize.blockSignals(False)
+        c.set_stabilize(s.stabilize)
         self.act_compare = self._action("&Cycle compare mode", self.cycle_compare, "C")
         self.act_stronger = self._action("Strength &up", lambda: self.nudge_strength(0.1), "+")
         self.act_weaker = self._action("Strength &down", lambda: self.nudge_strength(-0.1), "-")
@@ -306,6 +317,8 @@ class MainWindow(QMainWindow):
             self.banner.show_message("; ".join(self.controller.style_problems))
         self.style_menu.addSeparator()
         self.style_menu.addActions([self.act_next, self.act_prev, self.act_add_style])
+        self.style_menu.addSeparator()
+        self.style_menu.addAction(self.act_stabilize)
         self._select_style(self.controller.engine.style_name)
 
     def _select_style(self, name: str) -> None:
@@ -370,6 +383,12 @@ class MainWindow(QMainWindow):
     def nudge_strength(self, delta: float) -> None:
         self.strength.setValue(self.strength.value() + round(delta * 100))
 
+    def set_stabilize(self, on: bool) -> None:
+        self.settings.stabilize = on
+        self.session_overrides.pop("stabilize", None)  # chosen in the app: saved
+        self.controller.set_stabilize(on)
+        self.statusBar().showMessage(f"Steady strokes {'on' if on else 'off'} (T)", 3000)
+
     def set_size(self, size: int) -> None:
         self.settings.size = size
         self.session_overrides.pop("size", None)
@@ -399,10 +418,11 @@ class MainWindow(QMainWindow):
             f"dropped {self.controller.dropped_frames}"
         )
         self.numbers_label.setText(numbers)
-        name = self.controller.engine.style_name
-        style = self.view.display_names.get(name, name) or "none (original)"
+        engine = self.controller.engine
+        style = self.view.display_names.get(engine.style_name, engine.style_name) or "none (original)"
         size = f"{self.controller.size}px" if self.controller.size else "native"  # in use, not the saved choice
-        self.view.hud_lines = [numbers, f"style {style} | {size} | {self.controller.engine.describe()}"]
+        steady = "steady" if engine.stabilize else "steady off"  # the engine's flag, as the size: in use
+        self.view.hud_lines = [numbers, f"style {style} | {size} | {steady} | {engine.describe()}"]
         if self.controller.virtual_camera_on and not self.virtual_camera_label.isHidden():
             self.view.hud_lines.append(self.virtual_camera_label.text())
         if not self.act_hud.isChecked():

@@ -50,6 +50,7 @@ class AppSettings:
     mirror: bool = False
     resolution: str = "640x480"
     record_side_by_side: bool = False
+    stabilize: bool = True  # temporal stabilizer: steady strokes where the scene is still
 
     @classmethod
     def load(cls, store: QSettings) -> AppSettings:

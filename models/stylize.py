@@ -85,6 +85,7 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def stylize_image(source: Path, target: Path, engine: InferenceEngine) -> int:
+    engine.reset_stream()  # an image is a stream of its own: nothing of an earlier file blends in
     out = engine.process(read_image(source))
     ok, encoded = cv2.imencode(target.suffix, out)
     if not ok:
@@ -99,6 +100,7 @@ def stylize_video(
     """Keeps frame count, frame timing, resolution and the audio track of `source`; an input that
     ends early or breaks off gives what it held, and one line to `warn`."""
     warn = warn or (lambda message: warnings.warn(message, stacklevel=2))
+    engine.reset_stream()  # with the stabilizer on, frames blend with the file's own previous ones only
     with VideoReader(source) as reader:
         info = reader.info
         with H264Writer(target, info.width, info.height, info.fps, audio_template=reader.audio) as writer:

@@ -3,6 +3,7 @@ one clear line, a non-zero exit and no output file pretending to be complete."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from fractions import Fraction
@@ -92,6 +93,36 @@ def test_stylize_real_clip_round_trip(library: StyleLibrary, tmp_path: Path) -> 
     assert warning_lines(run.stderr) == []  # a whole file: no word about truncation
 
 
+def frame_to_frame_difference(frames: list[np.ndarray]) -> float:
+    """Mean absolute change between consecutive frames, in grey levels (how much a clip flickers)."""
+    return float(np.mean([np.abs(a.astype(np.int16) - b).mean() for a, b in itertools.pairwise(frames)]))
+
+
+@pytest.mark.shared_data
+def test_stylize_stabilizes_video_unless_told_not_to(
+    library: StyleLibrary, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from main import main as cli
+
+    src = tmp_path / "sister24.mp4"  # the first 24 frames of a real webcam-like clip
+    with VideoReader(shared_path("videos", "sister.mkv")) as reader:
+        frames = [frame for frame, _ in itertools.islice(reader.frames(), 24)]
+    with H264Writer(src, 640, 480, 30) as writer:
+        for frame in frames:
+            writer.write(frame)
+    styled = {}
+    for name, extra in (("steady", []), ("plain", ["--no-stabilize"])):
+        out = tmp_path / f"{name}.mp4"
+        assert cli(["stylize", str(src), str(out), "--style", "alpha", "--size", "64", *extra]) == 0
+        with VideoReader(out) as reader:
+            styled[name] = [frame for frame, _ in reader.frames()]
+    said = capsys.readouterr().out
+    assert "at size 64, stabilized" in said and "at size 64, not stabilized" in said
+    assert len(styled["steady"]) == len(styled["plain"]) == 24
+    steady, plain = (frame_to_frame_difference(styled[name]) for name in ("steady", "plain"))
+    assert steady < 0.8 * plain, (steady, plain)
+
+
 @pytest.mark.shared_data
 def test_truncated_video_warns_and_keeps_what_it_held(library: StyleLibrary, tmp_path: Path) -> None:
     """The first half of a real clip's bytes: one warning line, exit 0, the playable part written."""
@@ -154,6 +185,9 @@ def test_decoding_that_breaks_off_keeps_the_frames_before(tmp_path: Path, monkey
         return demux
 
     class Passthrough:  # the engine's interface stylize_video uses
+        def reset_stream(self) -> None:
+            pass
+
         def process(self, frame: np.ndarray) -> np.ndarray:
             return frame
 

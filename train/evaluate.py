@@ -24,7 +24,8 @@ style with its colour guard at that block size (0: without it), no retraining ne
 
 `--clips VIDEO...` adds the webcam figures (train/webcam_metrics.py): the flicker ratio (warping
 error of the stylized clip over the input's; 1 = as steady as the camera) and face structure
-(gradient correlation inside Haar face boxes), through the app's engine at `--clip-size`, with
+(gradient correlation inside Haar face boxes), through the app's engine at `--clip-size` with
+its temporal stabilizer on, as the app shows a webcam (`--no-stabilize`: each frame alone), with
 reference rows (the input, the processing-size round trip, a sigma-3 blur) and, with
 `--face-sheet`, a JPEG of face crops. Without `--photos`, `--clips` measures only those: a
 quick look at a run's checkpoint or a library style (book.mkv and sister.mkv at 256 px: 80-125 s
@@ -75,6 +76,7 @@ class ClipSetup:
     frames: int = CLIP_FRAMES  # first frames of each clip
     face_sheet: Path | None = None
     label: str = ""  # the style's name, for the face sheet's title
+    stabilize: bool = True  # the engine's temporal stabilizer, as the app runs it (--no-stabilize: off)
 
 
 @dataclass
@@ -279,7 +281,13 @@ def evaluate_generators(
 
 def webcam_figures(generator: nn.Module, setup: ClipSetup) -> WebcamResult:
     return evaluate_webcam(
-        generator, setup.clips, setup.size, setup.frames, face_sheet=setup.face_sheet, label=setup.label
+        generator,
+        setup.clips,
+        setup.size,
+        setup.frames,
+        face_sheet=setup.face_sheet,
+        label=setup.label,
+        stabilize=setup.stabilize,
     )
 
 
@@ -386,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
         help=f"first frames of each clip (default {CLIP_FRAMES}; faces on every 6th)",
     )  # fmt: skip
     webcam.add_argument("--face-sheet", type=Path, help="JPEG sheet of face crops from the clips, input | stylized")
+    webcam.add_argument(
+        "--no-stabilize", action="store_true",
+        help="each frame on its own, without the engine's temporal stabilizer (the app runs it by default)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -403,7 +415,11 @@ def main(argv: list[str] | None = None) -> int:
             if not clip.is_file():
                 raise StyleCamError(f"clip {clip} does not exist")
         webcam_only = bool(args.clips) and args.photos is None
-        setup = ClipSetup(tuple(args.clips), args.clip_size, args.clip_frames, args.face_sheet) if args.clips else None
+        setup = (
+            ClipSetup(tuple(args.clips), args.clip_size, args.clip_frames, args.face_sheet,
+                      stabilize=not args.no_stabilize)
+            if args.clips else None
+        )  # fmt: skip
         if args.run and webcam_only:
             state = load_checkpoint(args.run)
             run_dir = run_folder(args.run)

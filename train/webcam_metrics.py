@@ -13,8 +13,9 @@
   The 256-px round trip alone keeps ~0.93 and a Gaussian blur of sigma 3 ~0.62.
 
 `evaluate_webcam` runs a generator through the app's `InferenceEngine` (BGR uint8 in and out, at
-the app's processing size) over the first frames of each clip and returns both figures per clip,
-with reference rows (the input itself, the processing-size round trip, a sigma-3 blur).
+the app's processing size, with its temporal stabilizer as the app runs it unless `stabilize=False`)
+over the first frames of each clip and returns both figures per clip, with reference rows (the
+input itself, the processing-size round trip, a sigma-3 blur).
 """
 
 from __future__ import annotations
@@ -288,6 +289,7 @@ class WebcamResult:
 
     size: int
     frames: int
+    stabilize: bool = True  # the engine's temporal stabilizer, as the app runs it
     clips: dict[str, ClipFigures] = field(default_factory=dict)
     references: dict[str, dict[str, ClipFigures]] = field(default_factory=dict)  # clip -> reference -> figures
     sheet: str | None = None
@@ -304,6 +306,7 @@ class WebcamResult:
         return {
             "size": self.size,
             "frames": self.frames,
+            "stabilize": self.stabilize,
             "clips": {name: c.summary() for name, c in self.clips.items()},
             "flicker_ratio_median": round(self.flicker_ratio_median(), 3),
             "face_structure_mean": None if np.isnan(face) else round(face, 3),
@@ -325,7 +328,8 @@ class WebcamResult:
                     f"{len(f.face_values):6d}"
                 )
         lines.append(
-            f"webcam at {self.size}px, first {self.frames} frames: flicker ratio median "
+            f"webcam at {self.size}px, {'' if self.stabilize else 'not '}stabilized, first {self.frames} frames: "
+            "flicker ratio median "
             f"{self.flicker_ratio_median():.2f} (1 = as steady as the input), face structure mean "
             f"{self.face_structure_mean():.3f} over {sum(len(c.face_values) for c in self.clips.values())} faces"
         )
@@ -361,15 +365,18 @@ def evaluate_webcam(
     face_sheet: Path | None = None,
     label: str = "",
     references: bool = True,
+    stabilize: bool = True,
 ) -> WebcamResult:
     """Flicker ratio and face structure of `generator` through the app's engine at `size` (short
-    side) on each clip (paths are loaded with `frames` and `face_stride`; loaded clips as they are)."""
-    engine = InferenceEngine("auto", size=size)
+    side) on each clip (paths are loaded with `frames` and `face_stride`; loaded clips as they are).
+    `stabilize`: with the engine's temporal stabilizer, as the app shows it (on by default)."""
+    engine = InferenceEngine("auto", size=size, stabilize=stabilize)
     engine.set_style(generator, label or "evaluate")
     loaded = [c if isinstance(c, WebcamClip) else load_clip(c, frames, face_stride) for c in clips]
-    result = WebcamResult(size, max(len(c.frames) for c in loaded))
+    result = WebcamResult(size, max(len(c.frames) for c in loaded), stabilize=stabilize)
     crops = []
     for clip in loaded:
+        engine.reset_stream()  # each clip is a stream of its own
         outputs = stylize_frames(engine, clip.frames)
         result.clips[clip.name] = clip.figures(outputs)
         if references:

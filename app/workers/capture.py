@@ -32,6 +32,7 @@ class CaptureWorker(QThread):
         self.resolution = resolution
         self.mirror = False  # read once per frame; a plain bool is safe to flip from the GUI thread
         self.frames_captured = 0
+        self.streams = 0  # sources opened so far: each frame carries its source's number
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -85,12 +86,13 @@ class CaptureWorker(QThread):
                 if self.mirror:
                     image = cv2.flip(image, 1)  # a new array: the source's buffer stays untouched
                 self.frames_captured += 1
-                self.mailbox.put(CapturedFrame(image, self.frames_captured, captured_at))
+                self.mailbox.put(CapturedFrame(image, self.frames_captured, captured_at, self.streams))
         finally:
             if source is not None:
                 source.close()  # the camera is released on the thread that opened it
 
     def _open(self, request: str | FrameSource) -> FrameSource:
+        self.streams += 1  # a new stream even when the same spec is opened again (reconnect)
         if isinstance(request, FrameSource):
             source = request
         elif request == AUTO:

@@ -12,6 +12,11 @@ attribute assignment: it shows on the next frame. The view never waits for a loa
 The processing size has one owner, the engine in use (`InferenceWorker.size` reads it). A size
 change builds the current style's engine again at the new size from the generator the loader
 already holds (read from disk once per style), swaps it in, then re-prepares the others.
+
+The temporal stabilizer (models/temporal.py) is a knob: the inference thread sets it on whichever
+engine runs the frame, so every style's engine follows it, and starts a new stream (forgets the
+previous output) when the frame comes from a newly opened source or the engine was not the one
+that ran the frame before (a style switched back to must not blend in its output from minutes ago).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class Knobs:
     that belongs to the engine, which is warmed up at it (`InferenceWorker.size`)."""
 
     strength: float = 1.0
+    stabilize: bool = False  # the temporal stabilizer on the engine in use
 
 
 class InferenceWorker(QThread):
@@ -66,6 +72,7 @@ class InferenceWorker(QThread):
         self.mailbox, self.output, self.knobs, self.sink = mailbox, output, knobs, sink
         self.engine = engine  # swapped whole by the style loader; read once per frame
         self.last_shape: tuple[int, int] = (480, 640)
+        self._stream: tuple[InferenceEngine, int] | None = None  # the engine and source of the last frame
         self._stop = threading.Event()
 
     @property
@@ -84,6 +91,10 @@ class InferenceWorker(QThread):
                 continue
             engine = self.engine  # one engine (one style, one size) for the whole frame
             engine.strength = self.knobs.strength
+            engine.stabilize = self.knobs.stabilize  # a no-op unless it changed
+            if self._stream != (engine, captured.stream):
+                engine.reset_stream()  # a new source, or this engine last ran older frames
+                self._stream = (engine, captured.stream)
             style = engine.style_name
             try:
                 stylized = engine.process(captured.image)

@@ -55,8 +55,16 @@ def make_window(qtbot, tmp_path: Path) -> Callable:
 
     windows = []
 
-    def make(source: str = "demo", style: str | None = None, size: int = 128, record: Path | None = None):
-        args = argparse.Namespace(source=source, style=style, size=size, record=record, device="cpu")
+    def make(
+        source: str = "demo",
+        style: str | None = None,
+        size: int = 128,
+        record: Path | None = None,
+        no_stabilize: bool = False,
+    ):
+        args = argparse.Namespace(
+            source=source, style=style, size=size, record=record, device="cpu", no_stabilize=no_stabilize
+        )
         window = create_window(args)
         window.settings.output_dir = str(tmp_path / "out")
         window.settings.snapshot_dir = str(tmp_path / "out")

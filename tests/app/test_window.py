@@ -317,3 +317,56 @@ def test_size_change_applies_after_warm_up_and_keeps_frames_coming(qtbot, make_w
     assert window.controller.engine.size == 256 and window.controller.engine.style_name == "alpha"
     frame = last_frame(window)
     assert frame.stylized.shape == frame.original.shape
+
+
+def test_stabilizer_key_t_follows_every_engine_persists_and_resets_on_a_new_source(
+    qtbot, make_window, styles, clip, settings_file, monkeypatch
+) -> None:
+    from PySide6.QtCore import Qt
+
+    window = make_window(str(clip))
+    wait_style(qtbot, window, "alpha")
+    qtbot.waitUntil(lambda: "beta" in window.controller.loader.ready, timeout=FRAME_TIMEOUT_MS)
+    wait_frames(qtbot, window, 2)
+    controller = window.controller
+    # on by default: the action, the setting, the engine in use and the HUD agree
+    assert window.act_stabilize.isChecked() and window.settings.stabilize and controller.stabilize
+    assert controller.engine.stabilize
+    qtbot.waitUntil(lambda: "| steady |" in "".join(window.view.hud_lines), timeout=2000)
+    assert window.act_stabilize in window.style_menu.actions()
+
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_T)  # the shortcut, as a user presses it
+    assert not window.act_stabilize.isChecked() and not window.settings.stabilize
+    wait_frames(qtbot, window, 3)  # frames keep flowing; the third one shown was started without it
+    assert not controller.engine.stabilize
+    qtbot.waitUntil(lambda: "| steady off |" in "".join(window.view.hud_lines), timeout=2000)
+    window.choose_style(window.style_combo.findData("beta"))  # another style's engine follows the flag too
+    qtbot.waitUntil(lambda: last_frame(window).style_name == "beta", timeout=FRAME_TIMEOUT_MS)
+    assert not controller.engine.stabilize
+
+    qtbot.keyClick(window, Qt.Key.Key_T)  # and back on
+    wait_frames(qtbot, window, 3)  # the third frame shown was started after the key
+    assert controller.engine.stabilize and window.settings.stabilize
+    # a new source starts a new stream: the engine forgets the previous source's last output
+    resets = []
+    engine, reset = controller.engine, controller.engine.reset_stream
+    monkeypatch.setattr(engine, "reset_stream", lambda: (resets.append(engine.style_name), reset()))
+    with qtbot.waitSignal(controller.source_started, timeout=FRAME_TIMEOUT_MS):
+        window.set_source("demo")
+    wait_frames(qtbot, window, 2)
+    assert resets == ["beta"] and last_frame(window).original.shape == (480, 640, 3)
+    window.act_stabilize.trigger()  # off, and saved so
+    window.close()
+
+    again = make_window(source=None, size=None)
+    assert not again.act_stabilize.isChecked() and not again.controller.stabilize
+    wait_frames(qtbot, again, 2)
+    assert not again.controller.engine.stabilize
+    again.act_stabilize.trigger()  # on again: saved
+    again.close()
+    # `--no-stabilize` is for one run only: the saved choice (on) survives it
+    once = make_window(source="demo", no_stabilize=True)
+    assert not once.act_stabilize.isChecked() and not once.controller.stabilize
+    once.close()
+    assert make_window(source="demo").act_stabilize.isChecked()

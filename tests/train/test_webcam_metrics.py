@@ -122,3 +122,29 @@ def test_evaluate_clips_on_a_checkpoint_adds_them_to_its_evaluation(trained_run:
     assert evaluate_main(["--run", str(run), "--clips", str(book), "--clip-size", "64", "--clip-frames", "3"]) == 0
     evaluation = json.loads((run / "evaluation.json").read_text())
     assert "swd" in evaluation and evaluation["webcam"]["clips"]["book.mkv"]["faces"] == 1
+
+
+@pytest.mark.shared_data
+def test_evaluate_no_stabilize_reaches_the_engine(
+    library: StyleLibrary, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import train.webcam_metrics as webcam_metrics
+
+    built: list[bool] = []
+
+    class Recorded(webcam_metrics.InferenceEngine):
+        def set_style(self, *args, **kwargs) -> None:
+            built.append(self.stabilize)
+            super().set_style(*args, **kwargs)
+
+    monkeypatch.setattr(webcam_metrics, "InferenceEngine", Recorded)
+    book = str(shared_path("videos", "book.mkv"))
+    args = ["--style", "alpha", "--library", str(library.root), "--clips", book, "--clip-size", "32",
+            "--clip-frames", "2", "--threads", "1", "--update-library"]  # fmt: skip
+    assert evaluate_main([*args, "--no-stabilize"]) == 0
+    assert "webcam at 32px, not stabilized" in capsys.readouterr().out
+    assert StyleLibrary(library.root).resolve("alpha").evaluation["webcam"]["stabilize"] is False
+    assert evaluate_main(args) == 0  # the default measures what the app shows
+    assert "webcam at 32px, stabilized" in capsys.readouterr().out
+    assert StyleLibrary(library.root).resolve("alpha").evaluation["webcam"]["stabilize"] is True
+    assert built == [False, True]
