@@ -78,7 +78,9 @@ def test_recording_decodes_back_with_real_durations(qtbot, make_window, styles) 
     qtbot.wait(2000)
     with qtbot.waitSignal(window.controller.recording_finished, timeout=FRAME_TIMEOUT_MS) as finished:
         window.act_record.trigger()
-    elapsed = time.perf_counter() - started
+        # Measured at the stop, not after the encoder finished: on a loaded 2-core machine closing
+        # the file takes over a second, which is not recorded time.
+        elapsed = time.perf_counter() - started
     path, frames, seconds = finished.args
     assert Path(path).parent == Path(window.settings.output_dir) and Path(path).name.startswith("StyleCam_")
     with VideoReader(path) as reader:
