@@ -2,7 +2,10 @@
 video file at its native rate, and the app's video view drawing the result (offscreen when there
 is no display).
 
-    python -m benchmarks.e2e_latency [--video FILE] [--size 256] [--seconds 20] [--ngf 16 --blocks 9]
+    python -m benchmarks.e2e_latency [--video FILE] [--size 256 [320 ...]] [--rounds 1] [--seconds 20] [--ngf 16 --blocks 9]
+
+Several sizes are measured in turn, `--rounds` times over, in one process (so a noisy machine
+hits them alike); with the temporal stabilizer on, as the app runs (`--no-stabilize`: off).
 
 `measure_e2e` is also called by the performance benchmark. Latency is capture -> painted: from the
 moment the source handed over a frame to the end of the paint that showed it.
@@ -36,6 +39,7 @@ def measure_e2e(
     seconds: float,
     device: str = "auto",
     warmup_s: float = 2.0,
+    stabilize: bool = True,
 ) -> dict:
     """Run capture -> inference -> view for `warmup_s + seconds` and report the measured part.
 
@@ -58,13 +62,14 @@ def measure_e2e(
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     source = VideoFileSource(Path(video_path))
-    engine = InferenceEngine(device=device, size=size)
+    engine = InferenceEngine(device=device, size=size, stabilize=stabilize)
     if style_generator is not None:
         engine.set_style(style_generator, "bench", processing_shape(source.height, source.width, size))
     captured: LatestSlot[CapturedFrame] = LatestSlot()
     processed: LatestSlot[ProcessedFrame] = LatestSlot()
     capture = CaptureWorker(captured)
-    inference = InferenceWorker(engine, captured, processed, Knobs(strength=1.0))  # the size is the engine's
+    knobs = Knobs(strength=1.0, stabilize=stabilize)  # the size is the engine's
+    inference = InferenceWorker(engine, captured, processed, knobs)
     view = VideoView()
     view.resize(960, 540)
     view.show()
@@ -116,6 +121,7 @@ def measure_e2e(
         "video": str(video_path),
         "source": f"{source.width}x{source.height} @ {source.fps:.3g} fps",
         "size": size or "native",
+        "stabilize": stabilize,
         "engine": engine.describe(),
         "seconds": round(elapsed, 2),
         "display_fps": len(samples) / elapsed if elapsed > 0 else 0.0,
@@ -132,7 +138,13 @@ def measure_e2e(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
-    parser.add_argument("--size", type=int, default=256, help="processing size (short side), 0 = native")
+    parser.add_argument(
+        "--size", type=int, nargs="+", default=[256], help="processing size(s) (short side), 0 = native"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="measure every size this many times, in turn")
+    parser.add_argument(
+        "--no-stabilize", dest="stabilize", action="store_false", help="without the temporal stabilizer"
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--ngf", type=int, default=16)
     parser.add_argument("--blocks", type=int, default=9)
@@ -156,13 +168,24 @@ def main(argv: list[str] | None = None) -> int:
         config = GeneratorConfig(args.arch, ngf=args.ngf, n_blocks=args.blocks)
         generator = create_generator(config).eval()
         label = config.describe()
-    result = measure_e2e(generator, args.size or None, args.video, args.seconds, args.device)
-    result["style"] = label
+    results = []
+    for _ in range(args.rounds):
+        for size in args.size:
+            result = measure_e2e(
+                generator, size or None, args.video, args.seconds, args.device, stabilize=args.stabilize
+            )
+            result["style"] = label
+            results.append(result)
+            if not args.json:
+                _print_result(result)
     if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    r = result
-    print(f"{label} at {r['size']} on {r['engine']}, {r['source']} for {r['seconds']} s")
+        print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+    return 0
+
+
+def _print_result(r: dict) -> None:
+    steady = "stabilized" if r["stabilize"] else "not stabilized"
+    print(f"{r['style']} at {r['size']} on {r['engine']}, {steady}, {r['source']} for {r['seconds']} s")
     print(f"  display      {r['display_fps']:.1f} fps (capture {r['capture_fps']:.1f} fps)")
     print(f"  inference    median {r['inference_ms']['median']:.1f} ms, p95 {r['inference_ms']['p95']:.1f} ms")
     print(
@@ -170,7 +193,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  dropped      {r['frames_dropped']} of {r['frames_captured']} captured (newest frame wins)")
     print(f"  stop+join    {r['stop_ms']:.0f} ms")
-    return 0
 
 
 if __name__ == "__main__":
