@@ -1,10 +1,17 @@
 """Training checkpoints: plain dicts of tensors and numbers, written atomically, read with
-`torch.load(weights_only=True)` (no code is ever unpickled), RNG states stored as tensors."""
+`torch.load(weights_only=True)` (no code is ever unpickled), RNG states stored as tensors.
+
+`python -m train.checkpoint RUN...` writes each run's slim checkpoint (`slim_checkpoint`:
+generators, configs and EMA, no optimisers or pools), what a lent GPU brings back
+(scripts/gpu_recipe.sh).
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import pickle
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,6 +21,9 @@ from models.errors import StyleCamError
 
 CHECKPOINT_FORMAT = "stylecam-train-v1"
 LATEST = "latest.pt"
+SLIM = "slim.pt"
+# What only resuming needs; a slim checkpoint drops it (and the discriminators, adapters).
+RESUME_ONLY = ("optimizers", "schedulers", "scalers", "rank_states")
 
 
 def cpu_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -77,3 +87,48 @@ def restore_rng(state: dict, device: torch.device) -> None:
     torch.set_rng_state(state["cpu"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def slim_checkpoint(state: dict) -> dict:
+    """`state` without what only resuming needs: the generators' weights (the exported one and,
+    in a CycleGAN run, G_B), their EMA shadows, the configs, step and provenance stay; optimisers,
+    schedulers, scalers, image pools, RNG states, discriminators and feature adapters go. It
+    exports, evaluates, takes a palette map and teaches a fine-tune like the full checkpoint, but
+    does not resume (marked `slim`)."""
+    keep = {state["export_model"], "G_B"}
+    slim = {k: v for k, v in state.items() if k not in RESUME_ONLY}
+    slim["models"] = {k: v for k, v in state["models"].items() if k in keep}
+    slim["slim"] = True
+    return slim
+
+
+def save_slim(run: Path | str, out: Path | str | None = None) -> tuple[Path, dict]:
+    """Write the slim checkpoint of a run folder or checkpoint file (default: beside it, as
+    checkpoints/slim.pt); returns where, and the slim state."""
+    source = resolve_checkpoint(run)
+    slim = slim_checkpoint(load_checkpoint(source))
+    target = Path(out) if out else source.with_name(SLIM)
+    save_checkpoint(target, slim)
+    return target, slim
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m train.checkpoint", description="Write the slim checkpoint (checkpoints/slim.pt) of each run."
+    )
+    parser.add_argument("runs", nargs="+", help="run folders or checkpoint files")
+    args = parser.parse_args(argv)
+    try:
+        for run in args.runs:
+            path, slim = save_slim(run)
+            minutes = slim.get("train_seconds", 0.0) / 60
+            print(f"{path}: {slim['kind']} step {slim['step']} of {slim.get('total_steps')}, {minutes:.1f} min, "
+                  f"{path.stat().st_size / 2**20:.1f} MiB")  # fmt: skip
+    except StyleCamError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,8 +1,11 @@
 """Typed training configs and the command lines built from them.
 
-Every option is a dataclass field with its help text in the field metadata; `add_config_args`
-turns the fields into argparse options and `given_fields` returns only what the user typed, so a
-resumed run can tell an explicit change from a default. No global options object exists.
+`RunConfig` holds what every run has (where it goes, its data root, the optimiser's schedule, the
+step loop's budget and cadence, the export at the end); `TrainConfig` (CycleGAN) and
+`DistillConfig` (distillation and the webcam fine-tune) add their own fields. Every option is a
+dataclass field with its help text in the field metadata; `add_config_args` turns the fields into
+argparse options and `given_fields` returns only what the user typed, so a resumed run can tell
+an explicit change from a default. No global options object exists.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ import argparse
 import dataclasses
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from models.errors import StyleCamError
 from models.lite_generator import DECODER_NORMS
@@ -33,34 +37,114 @@ def _opt(default: Any, help: str, choices: tuple | None = None, **extra: Any) ->
 
 
 @dataclass
-class TrainConfig:
-    """Everything that defines a CycleGAN training run (stored inside its checkpoints)."""
+class RunConfig:
+    """What every training run has (stored inside its checkpoints, as `config`)."""
 
     name: str = _opt(DEFAULT_NAME, "run and style name; the run goes to runs/NAME unless --out is given")
     dataroot: str | None = _opt(None, "folder with trainA/ (photos) and trainB/ (style), optionally testA/ testB/")
+    out: str | None = _opt(None, "run folder (default runs/NAME)")
+    lr: float = _opt(2e-4, "Adam learning rate")
+    beta1: float = _opt(0.5, "Adam beta1")
+    max_steps: int | None = _opt(None, "total training steps (sets the LR schedule's length)")
+    decay_fraction: float = _opt(0.5, "last fraction of the steps over which the LR decays linearly to 0")
+    max_minutes: float | None = _opt(None, "stop (and checkpoint) after this many minutes of this session")
+    batch_size: int = _opt(1, "images per step (per domain and process for CycleGAN)")
+    load_size: int = _opt(286, "resize the short side to this before cropping")
+    crop_size: int = _opt(256, "random square crop used for training")
+    flip: bool = _opt(True, "random horizontal flips")
+    seed: int = _opt(0, "random seed (data order, crops, init, pools)")
+    device: str = _opt("auto", "auto, cpu, cuda or cuda:N")
+    threads: int | None = _opt(None, "torch CPU threads for this process")
+    log_every: int = _opt(10, "steps between CSV rows / progress-bar loss updates")
+    sample_every: int = _opt(200, "steps between sample grid PNGs")
+    save_every: int = _opt(500, "steps between checkpoints")
+    snapshot_every: int = _opt(
+        0, "also keep a checkpoint file per this many steps, to pick from later (0 = only latest)"
+    )
+    save_minutes: float = _opt(10.0, "also checkpoint when this many minutes passed since the last one")
+    export: bool = _opt(True, "export the trained generator into the style library when training finishes")
+    export_name: str | None = _opt(None, "style name for the export (default NAME)")
+    library: str | None = _opt(None, "style library folder (default: your user library, or $STYLECAM_WEIGHTS)")
+
+    # Options that may change when a run is resumed; everything else must match the checkpoint.
+    # decay_fraction is among them so a finished run can be continued with a gentle (not a
+    # full-LR) restart of its schedule.
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset(
+        {"max_steps", "decay_fraction", "max_minutes", "device", "threads", "log_every", "sample_every",
+         "save_every", "snapshot_every", "save_minutes", "export", "export_name", "library", "out"}
+    )  # fmt: skip
+    # Options this trainer had and lost (docs/training-notes.md keeps what they did), with their
+    # old defaults: an old checkpoint that used one is still read, with a warning that it is ignored.
+    REMOVED_OPTIONS: ClassVar[dict[str, Any]] = {}
+
+    def run_dir(self) -> Path:
+        return Path(self.out) if self.out else Path("runs") / self.name
+
+    def style_name(self) -> str:
+        """The name a finished run is exported under: --export-name, else --name; with only --out
+        given, the run folder's name, so `--out runs/ukiyoe_v2` does not export as 'style'."""
+        if self.export_name:
+            return self.export_name
+        default = type(self).__dataclass_fields__["name"].default
+        if self.out and self.name == default:
+            return usable_style_name(Path(self.out).name) or default
+        return self.name
+
+    def validate(self) -> None:
+        if self.crop_size < 16 or self.crop_size % 4:
+            raise StyleCamError(f"--crop-size {self.crop_size} must be a multiple of 4 and at least 16")
+        if self.load_size < self.crop_size:
+            raise StyleCamError(f"--load-size {self.load_size} is smaller than --crop-size {self.crop_size}")
+        if self.batch_size < 1:
+            raise StyleCamError("--batch-size must be >= 1")
+        if not 0.0 <= self.decay_fraction <= 1.0:
+            raise StyleCamError(f"--decay-fraction {self.decay_fraction} must be between 0 and 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise StyleCamError("--max-steps must be at least 1")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Self:
+        """The config stored in a checkpoint. Keys this class does not know are dropped; a removed
+        option that the run used (not at its old default) gets a warning saying it is ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        lost = {k: v for k, v in data.items() if k in cls.REMOVED_OPTIONS and v != cls.REMOVED_OPTIONS[k]}
+        if lost:
+            listed = ", ".join(f"{k}={v!r}" for k, v in lost.items())
+            warnings.warn(
+                f"this run was trained with {listed}, which the trainer no longer has (see "
+                "docs/training-notes.md); it goes on without",
+                stacklevel=2,
+            )
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def for_resume(cls, saved: dict, given: dict) -> Self:
+        """The checkpoint's config with the allowed changes; a conflicting change is an error."""
+        config = cls.from_dict(saved)
+        for key, value in given.items():
+            if key in cls.RESUMABLE_CHANGES:
+                setattr(config, key, value)
+            elif value != getattr(config, key):
+                raise StyleCamError(
+                    f"cannot change --{key.replace('_', '-')} when resuming (checkpoint has {getattr(config, key)!r}, "
+                    f"got {value!r}); start a new run with another --name instead"
+                )
+        return config
+
+
+@dataclass
+class TrainConfig(RunConfig):
+    """Everything that defines a CycleGAN training run."""
+
+    max_steps: int | None = _opt(None, "total training steps (sets the LR schedule's length; default: --epochs)")
     data_a: str | None = _opt(None, "folder of domain A images (photos); overrides DATAROOT/trainA")
     data_b: str | None = _opt(None, "folder of domain B images (the style); overrides DATAROOT/trainB")
-    out: str | None = _opt(None, "run folder (default runs/NAME)")
     generator: str = _opt("lite", "generator preset", choices=tuple(PRESETS))
     ngf: int | None = _opt(None, "override the preset's first-layer width")
     n_blocks: int | None = _opt(None, "override the preset's number of residual blocks")
-    global_tone: bool = _opt(
-        False,
-        "lite generators: carry the input's global tone past the instance norms (without it every "
-        "photo comes out in about the same overall tone); may be switched on when resuming a run",
-    )
-    tone_only: bool = _opt(
-        False,
-        "train only the generators' global-tone path (with --global-tone; the discriminators train "
-        "as usual): fine-tunes how much of a scene's overall tone a trained style keeps, without "
-        "letting the rest of the generator drift",
-    )
-    norm_clip: float = _opt(
-        0.0,
-        "lite generators: cap the decoder's normalised activations at this many standard deviations "
-        "(4 pales the cores of what is left of droplet blobs; 0 = off); may change "
-        "when resuming a run",
-    )
     decoder_norm: str = _opt(
         "instance",
         "lite generators: how the decoder's upsampling stages are normalised: per image (instance, "
@@ -72,11 +156,6 @@ class TrainConfig:
     gan_loss: str = _opt("lsgan", "adversarial loss", choices=GAN_LOSSES)
     lambda_cycle: float = _opt(10.0, "weight of the cycle-consistency L1 loss")
     lambda_identity: float = _opt(0.5, "identity loss weight, as a fraction of lambda_cycle")
-    cycle_noise: float = _opt(
-        0.0,
-        "std of Gaussian noise added to a translated image before it is translated back; stops a "
-        "generator from hiding the input in faint high-frequency patterns (Bashkirova et al. 2019)",
-    )
     cycle_blur: float = _opt(
         0.0,
         "sigma in pixels of a Gaussian blur applied to a translated image before it is translated "
@@ -99,8 +178,7 @@ class TrainConfig:
         "weight of an L1 total-variation penalty on the photo->style output that only counts where "
         "the photo itself is flat (each difference weighted by exp(-|photo difference| / 0.05)), "
         "aimed at ringing beside edges and streaks painted into skies; it spares the photo's own "
-        "edges and textures, but also a style's strokes there (docs/training-notes.md); may be "
-        "switched on when resuming a run; 0 = off",
+        "edges and textures, but also a style's strokes there (docs/training-notes.md); 0 = off",
     )
     lambda_colour_fit: float = _opt(
         0.0,
@@ -115,21 +193,11 @@ class TrainConfig:
         "the per-image map may only change lightness, tint everything and scale saturation, so "
         "regions cannot swap hues (green fields painted red-brown under a blue sky); 0 = off",
     )
-    hue_keep_min_saturation: float = _opt(
-        0.0,
-        "with --lambda-hue-keep: the least saturation gain the map may use (0.5 = the output may "
-        "be half as colourful as the photo for free, not greyer)",
-    )
     lambda_spike: float = _opt(
         0.0,
         "weight of the penalty on feature-map spikes above 10 standard deviations at the "
         "generators' instance norms, the cause of bright/dark droplet blobs (see "
-        "train/spike_penalty.py); meant for fine-tuning a trained run; 0 = off",
-    )
-    spike_sigma: float = _opt(
-        10.0,
-        "the droplet penalty's threshold in standard deviations: peaks above it are penalised "
-        "(the shipped styles' remaining blotches sit on peaks of 12-14)",
+        "train/spike_penalty.py); 0 = off",
     )
     ema_decay: float = _opt(
         0.0,
@@ -140,53 +208,30 @@ class TrainConfig:
     gp_weight: float = _opt(10.0, "gradient-penalty weight (wgangp)")
     n_critic: int = _opt(5, "discriminator updates per generator update (wgangp)")
     pool_size: int = _opt(50, "image pool size for the discriminators (0 = none)")
-    lr: float = _opt(2e-4, "Adam learning rate")
-    beta1: float = _opt(0.5, "Adam beta1")
     beta2: float = _opt(0.999, "Adam beta2")
     epochs: int = _opt(200, "total epochs (an epoch = max(|A|, |B|) images); ignored with --max-steps")
-    max_steps: int | None = _opt(None, "total training steps (sets the LR schedule's length)")
-    decay_fraction: float = _opt(0.5, "last fraction of the steps over which the LR decays linearly to 0")
-    max_minutes: float | None = _opt(None, "stop (and checkpoint) after this many minutes of this session")
-    batch_size: int = _opt(1, "images per domain per step and process")
-    load_size: int = _opt(286, "resize the short side to this before cropping")
-    crop_size: int = _opt(256, "random square crop used for training")
-    flip: bool = _opt(True, "random horizontal flips")
-    dark_style_fraction: float = _opt(
-        0.0,
-        "fraction of style images darkened by a random gamma of 2-3.5 before the discriminator sees "
-        "them, so a style with no dark paintings (Monet) still has a target for night photos "
-        "(0 = off)",
-    )
     init_gain: float = _opt(0.02, "std of the normal weight init")
-    seed: int = _opt(0, "random seed (data order, crops, init, pools)")
-    device: str = _opt("auto", "auto, cpu, cuda or cuda:N")
     amp: str = _opt("auto", "CUDA mixed precision (auto = bf16 where supported)", choices=AMP_MODES)
     workers: int | None = _opt(None, "DataLoader workers (default 4 on CUDA, 0 on CPU)")
-    threads: int | None = _opt(None, "torch CPU threads for this process")
-    log_every: int = _opt(10, "steps between CSV rows / progress-bar loss updates")
-    sample_every: int = _opt(200, "steps between sample grid PNGs")
-    save_every: int = _opt(500, "steps between checkpoints")
-    snapshot_every: int = _opt(
-        0, "also keep a checkpoint file per this many steps, to pick from later (0 = only latest)"
-    )
-    save_minutes: float = _opt(10.0, "also checkpoint when this many minutes passed since the last one")
-    export: bool = _opt(True, "export the A->B generator into the style library when training finishes")
-    export_name: str | None = _opt(None, "style name for the export (default NAME)")
-    library: str | None = _opt(None, "style library folder (default $STYLECAM_WEIGHTS or weights/)")
 
-    # Options that may change when a run is resumed; everything else must match the checkpoint.
-    # lambda_grid, lambda_tv, the colour priors and lambda_spike are among them so a trained run can be
-    # fine-tuned with a texture or colour prior or the droplet penalty;
-    # ema_decay and decay_fraction so a finished run can be continued with an average and a gentle
-    # (not a full-LR) restart of its schedule; global_tone so a trained run can grow that path;
-    # norm_clip (parameter-free) so a trained run can be fine-tuned under the cap;
-    # dark_style_fraction (a data augmentation) so a run can be fine-tuned with or without it.
-    RESUMABLE_CHANGES: typing.ClassVar[frozenset[str]] = frozenset(
-        {
-            "max_steps", "epochs", "max_minutes", "device", "amp", "workers", "threads", "log_every",
-            "sample_every", "save_every", "snapshot_every", "lambda_grid", "lambda_tv", "lambda_flat_texture", "lambda_colour_fit", "lambda_hue_keep", "hue_keep_min_saturation", "lambda_spike", "spike_sigma", "global_tone", "tone_only", "norm_clip", "ema_decay", "decay_fraction", "save_minutes", "export", "export_name", "library", "out", "dark_style_fraction",
-        }
+    # The loss weights (train/priors.py) may change on resume, so a trained run can be fine-tuned
+    # with a texture or colour prior or the droplet penalty; ema_decay too (with decay_fraction, a
+    # finished run continues with an average and a gentle restart of its schedule).
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = RunConfig.RESUMABLE_CHANGES | frozenset(
+        {"epochs", "amp", "workers", "lambda_grid", "lambda_tv", "lambda_flat_texture", "lambda_colour_fit",
+         "lambda_hue_keep", "lambda_spike", "ema_decay"}
     )  # fmt: skip
+    # Lost options: the generator-side ones (global_tone, norm_clip) stay in GeneratorConfig, so
+    # styles that carry them still load; only training with them is gone.
+    REMOVED_OPTIONS: ClassVar[dict[str, Any]] = {
+        "global_tone": False,  # helped only the retired instance-norm Ukiyo-e
+        "tone_only": False,
+        "norm_clip": 0.0,  # capped styles retired; fine-tuning under the cap not shipped
+        "cycle_noise": 0.0,  # did not stop the patterns
+        "dark_style_fraction": 0.0,  # cleared night skies, worse everywhere else
+        "hue_keep_min_saturation": 0.0,  # its runs were not shipped
+        "spike_sigma": 10.0,  # a lower threshold drifted the colours
+    }
 
     def generator_config(self) -> GeneratorConfig:
         base = PRESETS[self.generator]
@@ -194,22 +239,8 @@ class TrainConfig:
             base,
             ngf=self.ngf if self.ngf is not None else base.ngf,
             n_blocks=self.n_blocks if self.n_blocks is not None else base.n_blocks,
-            global_tone=self.global_tone,
-            norm_clip=self.norm_clip,
             decoder_norm=self.decoder_norm,
         )
-
-    def run_dir(self) -> Path:
-        return Path(self.out) if self.out else Path("runs") / self.name
-
-    def style_name(self) -> str:
-        """The name a finished run is exported under: --export-name, else --name; with only --out
-        given, the run folder's name, so `--out runs/ukiyoe_v2` does not export as 'style'."""
-        if self.export_name:
-            return self.export_name
-        if self.out and self.name == DEFAULT_NAME:
-            return usable_style_name(Path(self.out).name) or DEFAULT_NAME
-        return self.name
 
     def domain_dirs(self) -> tuple[Path, Path]:
         """Training folders for A and B; a clear error when neither form was given."""
@@ -228,41 +259,77 @@ class TrainConfig:
         return (a, b) if a.is_dir() and b.is_dir() else None
 
     def validate(self) -> None:
-        if self.crop_size < 16 or self.crop_size % 4:
-            raise StyleCamError(f"--crop-size {self.crop_size} must be a multiple of 4 and at least 16")
-        lite_only = {"--global-tone": self.global_tone, "--norm-clip": bool(self.norm_clip),
-                     "--decoder-norm": self.decoder_norm != "instance"}  # fmt: skip
-        for flag, used in lite_only.items():
-            if used and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
-                raise StyleCamError(f"{flag} is for the lite generators, not {self.generator}")
-        if self.norm_clip < 0:
-            raise StyleCamError(f"--norm-clip {self.norm_clip} must be >= 0 (0 = off)")
-        if self.tone_only and not self.global_tone:
-            raise StyleCamError("--tone-only trains the global-tone path: add --global-tone")
-        if self.load_size < self.crop_size:
-            raise StyleCamError(f"--load-size {self.load_size} is smaller than --crop-size {self.crop_size}")
-        if self.batch_size < 1 or self.n_critic < 1 or self.pool_size < 0:
-            raise StyleCamError("--batch-size and --n-critic must be >= 1 and --pool-size >= 0")
-        if not 0.0 <= self.dark_style_fraction < 1.0:
-            raise StyleCamError(f"--dark-style-fraction {self.dark_style_fraction} must be in [0, 1)")
-        if self.spike_sigma <= 0:
-            raise StyleCamError(f"--spike-sigma {self.spike_sigma} must be positive")
-        if not 0.0 <= self.decay_fraction <= 1.0:
-            raise StyleCamError(f"--decay-fraction {self.decay_fraction} must be between 0 and 1")
-        if self.cycle_blur < 0 or self.cycle_noise < 0:
-            raise StyleCamError("--cycle-blur and --cycle-noise must be >= 0 (0 = off)")
+        super().validate()
+        if self.decoder_norm != "instance" and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
+            raise StyleCamError(f"--decoder-norm is for the lite generators, not {self.generator}")
+        if self.n_critic < 1 or self.pool_size < 0:
+            raise StyleCamError("--n-critic must be >= 1 and --pool-size >= 0")
+        if self.cycle_blur < 0:
+            raise StyleCamError("--cycle-blur must be >= 0 (0 = off)")
         if not 0.0 <= self.ema_decay < 1.0:
             raise StyleCamError(f"--ema-decay {self.ema_decay} must be in [0, 1) (0 = off, e.g. 0.999)")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise StyleCamError("--max-steps must be at least 1")
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+@dataclass
+class DistillConfig(RunConfig):
+    """Everything that defines a distillation run, or a webcam fine-tune of a finished style."""
+
+    name: str = _opt("distilled", "run and style name; the run goes to runs/NAME unless --out is given")
+    dataroot: str | None = _opt(None, "folder with trainA/ (photos); testA/ testB/ are used for samples/evaluation")
+    max_steps: int = _opt(5000, "total steps (sets the LR schedule's length)")
+    teacher: str = _opt("", "teacher: a library style name, a weights file, or a training run folder")
+    data: str | None = _opt(None, "folder of photos (overrides DATAROOT/trainA)")
+    student: str = _opt("lite", "student generator preset", choices=tuple(PRESETS))
+    ngf: int | None = _opt(None, "override the student preset's width")
+    n_blocks: int | None = _opt(None, "override the student preset's residual blocks")
+    fine_tune: bool = _opt(
+        False, "start the student as a copy of the teacher (architecture and weights): fine-tune a style"
+    )
+    ndf: int = _opt(64, "discriminator width")
+    lambda_pixel: float = _opt(10.0, "weight of L1 to the teacher's output")
+    lambda_feature: float = _opt(1.0, "weight of the feature-distillation MSE")
+    lambda_gan: float = _opt(1.0, "weight of the adversarial loss (0 = no discriminator)")
+    pixel_pool: int = _opt(
+        1,
+        "average both images over this many pixels square before the pixel L1 (1 = per pixel; 4 keeps colours, not strokes)",
+    )
+    lambda_structure: float = _opt(
+        0.0,
+        "weight of the structure-keeping prior: the output's luma edges follow the photo's (train/webcam_losses.py)",
+    )
+    lambda_consistency: float = _opt(
+        0.0, "weight of the transformation-consistency prior: G(T(x)+noise) close to T(G(x)) (train/webcam_losses.py)"
+    )
+    lambda_texture: float = _opt(
+        0.0,
+        "weight of the texture-energy prior: as much fine detail per 8x8 cell as the teacher's output (fine-tuning)",
+    )
+    consistency_shift: int = _opt(4, "the consistency prior's largest shift T, in whole pixels")
+    consistency_noise: float = _opt(0.02, "the consistency prior's largest sensor-noise std, in [-1, 1] units")
+
+    def student_config(self, teacher: GeneratorConfig | None = None) -> GeneratorConfig:
+        if self.fine_tune:
+            if teacher is None:
+                raise StyleCamError("--fine-tune needs the teacher's architecture")
+            return teacher
+        base = PRESETS[self.student]
+        return dataclasses.replace(
+            base,
+            ngf=self.ngf if self.ngf is not None else base.ngf,
+            n_blocks=self.n_blocks if self.n_blocks is not None else base.n_blocks,
+        )
+
+    def photo_dir(self) -> Path:
+        if self.data:
+            return Path(self.data)
+        if self.dataroot:
+            return Path(self.dataroot) / "trainA"
+        raise StyleCamError("no photos: give --dataroot DIR (with trainA/) or --data DIR")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.pixel_pool < 1 or self.consistency_shift < 0 or self.consistency_noise < 0:
+            raise StyleCamError("--pixel-pool must be >= 1, --consistency-shift and --consistency-noise >= 0")
 
 
 # -- dataclass -> argparse ---------------------------------------------------------------
@@ -273,6 +340,12 @@ def _base_type(annotation: Any) -> tuple[type, bool]:
         inner = [a for a in args if a is not type(None)]
         return inner[0], True
     return annotation, False
+
+
+def field_types(cls: type) -> dict[str, type]:
+    """Each field's scalar type (`int` for `int | None`)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: _base_type(hints[f.name])[0] for f in dataclasses.fields(cls)}
 
 
 def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:

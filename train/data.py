@@ -128,15 +128,6 @@ def load_center(path: Path, load_size: int, crop_size: int) -> torch.Tensor:
     return to_tensor(center_crop(resize_short(rgb, load_size), crop_size))
 
 
-DARKEN_GAMMA = (2.0, 3.5)
-
-
-def darken(image: torch.Tensor, gamma: float) -> torch.Tensor:
-    """A [-1, 1] image with its light raised to `gamma`: mid-greys sink towards black while
-    highlights stay bright, which is how a dusk or night scene differs from a daylight one."""
-    return ((image + 1) / 2).pow(gamma) * 2 - 1
-
-
 class UnpairedDataset(Dataset):
     """Sample i: (A image, B image), each resized, randomly cropped and flipped.
 
@@ -152,11 +143,9 @@ class UnpairedDataset(Dataset):
         crop_size: int,
         flip: bool,
         seed: int,
-        dark_b_fraction: float = 0.0,
     ) -> None:
         self.files_a, self.files_b = files_a, files_b
         self.load_size, self.crop_size, self.flip, self.seed = load_size, crop_size, flip, seed
-        self.dark_b_fraction = dark_b_fraction
         self.epoch_length = max(len(files_a), len(files_b))
         self._perm_epoch, self._perm = -1, np.arange(len(files_a))
 
@@ -188,8 +177,6 @@ class UnpairedDataset(Dataset):
         b_index = int(rng.integers(0, len(self.files_b)))
         image_a = self._augment(self.files_a[self._a_index(i)], rng)
         image_b = self._augment(self.files_b[b_index], rng)
-        if self.dark_b_fraction and rng.random() < self.dark_b_fraction:
-            image_b = darken(image_b, float(rng.uniform(*DARKEN_GAMMA)))
         return image_a, image_b
 
 

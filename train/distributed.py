@@ -25,21 +25,26 @@ class DistInfo:
         return self.rank == 0
 
 
+def pick_device(request: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
+    """The device for `--device` (auto, cpu, cuda or cuda:N); under torchrun, each process's own GPU."""
+    want_cuda = request.startswith("cuda") or (request == "auto" and torch.cuda.is_available())
+    if not want_cuda:
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        from models.errors import StyleCamError
+
+        raise StyleCamError("device 'cuda' was requested but no CUDA GPU is available; use --device cpu or auto")
+    index = local_rank if world_size > 1 or request in ("auto", "cuda") else int(request.split(":")[1])
+    device = torch.device("cuda", index)
+    torch.cuda.set_device(device)
+    return device
+
+
 def init_distributed(device_request: str) -> tuple[DistInfo, torch.device]:
     """Join the process group when launched by torchrun; pick this process's device."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    want_cuda = device_request.startswith("cuda") or (device_request == "auto" and torch.cuda.is_available())
-    if want_cuda:
-        if not torch.cuda.is_available():
-            from models.errors import StyleCamError
-
-            raise StyleCamError("device 'cuda' was requested but no CUDA GPU is available; use --device cpu or auto")
-        index = local if world > 1 or device_request in ("auto", "cuda") else int(device_request.split(":")[1])
-        device = torch.device("cuda", index)
-        torch.cuda.set_device(device)
-    else:
-        device = torch.device("cpu")
+    device = pick_device(device_request, local, world)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     rank = dist.get_rank() if dist.is_initialized() else 0

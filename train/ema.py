@@ -53,8 +53,7 @@ class WeightEMA:
     def state_dict(self) -> dict:
         return {"updates": self.updates, "models": {name: cpu_state_dict(m) for name, m in self.shadows.items()}}
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> None:
-        """`strict=False` when the models gained parameters since (they keep the sources' init)."""
+    def load_state_dict(self, state: dict) -> None:
         for name, shadow in self.shadows.items():
-            shadow.load_state_dict(state["models"][name], strict=strict)
+            shadow.load_state_dict(state["models"][name])
         self.updates = int(state["updates"])

@@ -138,12 +138,11 @@ def _least_squares_gain(y: torch.Tensor, x: torch.Tensor, dims: tuple[int, ...],
     return (y * x).sum(dims, keepdim=True) / ((x**2).sum(dims, keepdim=True) + ridge * n)
 
 
-def hue_keep_residual(
-    output: torch.Tensor, source: torch.Tensor, cell: int = 8, ridge: float = 1e-3, min_saturation: float = 0.0
-) -> torch.Tensor:
+def hue_keep_residual(output: torch.Tensor, source: torch.Tensor, cell: int = 8, ridge: float = 1e-3) -> torch.Tensor:
     """Like `colour_fit_residual`, but the per-image map may only change lightness (any gain and
-    offset), tint everything (a chroma offset) and scale saturation (one chroma gain, at least
-    `min_saturation`: above 0, washing the colours out to grey is no longer a free way to keep hues).
+    offset), tint everything (a chroma offset) and scale saturation (one chroma gain, at least 0;
+    washing the colours out to grey keeps the hues for free, and a higher floor on that gain did
+    not help: docs/training-notes.md, `--hue-keep-min-saturation`).
 
     What the full linear map allows and this does not is a swap of hues between regions: green
     fields painted red-brown while the blue sky stays blue, grey clouds painted yellow in patches.
@@ -156,5 +155,5 @@ def hue_keep_residual(
         y, x = opponent @ y, opponent @ x  # B, 3, N
         light_gain = _least_squares_gain(y[:, :1], x[:, :1], dims=(2,), ridge=ridge)
         chroma_gain = _least_squares_gain(y[:, 1:], x[:, 1:], dims=(1, 2), ridge=ridge)
-        gain = torch.cat([light_gain, chroma_gain.clamp(min=min_saturation).expand(-1, 2, -1)], dim=1)  # B, 3, 1
+        gain = torch.cat([light_gain, chroma_gain.clamp(min=0.0).expand(-1, 2, -1)], dim=1)  # B, 3, 1
         return (y - gain * x).abs().mean()

@@ -1,24 +1,18 @@
 """CycleGAN training (Zhu et al. 2017): two generators, two 70x70 PatchGANs, cycle and identity
-losses, image pools, Adam with a constant-then-linear-decay schedule.
+losses, image pools, Adam with a constant-then-linear-decay schedule, and the priors of
+train/priors.py that the config weights.
 
 `CycleGANTrainer` holds the models, optimisers and per-step logic and can save/restore its
-complete state; `run_training` adds data, progress, samples, checkpoints and the export;
-`main` is `python -m train`. Under `torchrun` every model is wrapped in DistributedDataParallel.
+complete state; `run_training` adds data and hands it to the shared run loop (train/loop.py:
+progress, samples, checkpoints, export); `main` is `python -m train`. Under `torchrun` every
+model is wrapped in DistributedDataParallel.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import dataclasses
 import itertools
 import math
-import platform
-import signal
-import sys
-import time
 import warnings
-from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -27,84 +21,32 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from torchvision.transforms.v2.functional import gaussian_blur
-from tqdm import tqdm
 
 from models.discriminator import PatchDiscriminator
 from models.errors import StyleCamError
 from models.registry import GeneratorConfig, create_generator
-from train.checkpoint import (
-    CHECKPOINT_FORMAT,
-    LATEST,
-    capture_rng,
-    cpu_state_dict,
-    load_checkpoint,
-    restore_rng,
-    run_folder,
-    save_checkpoint,
-)
-from train.config import TrainConfig, add_config_args, given_fields
+from train.checkpoint import CHECKPOINT_FORMAT, capture_rng, cpu_state_dict, restore_rng
+from train.config import TrainConfig
 from train.data import StepBatchSampler, UnpairedDataset, load_center, scan_folder, steps_per_epoch
-from train.distributed import DistInfo, any_rank, cleanup, gather_objects, init_distributed, wait_for_all
+from train.distributed import DistInfo, cleanup, gather_objects, init_distributed, wait_for_all
 from train.ema import WeightEMA
 from train.image_pool import ImagePool
-from train.losses import (
-    GAN_LOSSES,
-    colour_fit_residual,
-    flat_texture,
-    gradient_penalty,
-    hue_keep_residual,
-    total_variation,
+from train.loop import (  # noqa: F401 - StopFlag and init_weights are imported from here too
+    StopFlag,
+    build_parser,
+    cli,
+    hardware_description,
+    init_weights,
+    lr_factor,
+    run_loop,
+    sync_schedule,
 )
-from train.progress import LossLog, save_grid
+from train.losses import GAN_LOSSES, gradient_penalty
+from train.priors import PriorInputs, weighted_priors
+from train.progress import save_grid
 from train.spike_penalty import SpikePenalty
-from train.stride_pattern import stride_pattern_loss
 
 SAMPLE_COUNT = 4
-
-
-def _tone_parameters(*generators: nn.Module) -> set[int]:
-    return {id(p) for g in generators if getattr(g, "tone", None) is not None for p in g.tone.parameters()}
-
-
-def _load_weights(model: nn.Module, weights: dict, adds_tone: bool) -> None:
-    """Strict load, except that a generator gaining the global-tone path keeps its zero init."""
-    missing, unexpected = model.load_state_dict(weights, strict=not adds_tone)
-    absent = [k for k in missing if not k.startswith("tone.")]
-    if absent or unexpected:
-        raise RuntimeError(f"missing keys {absent[:3]}, unexpected keys {unexpected[:3]}")
-
-
-def _optimizer_state_with_new_params(saved: dict, optimizer: torch.optim.Optimizer, new: set[int]) -> dict:
-    """`saved` (an optimizer state without the parameters in `new`) re-indexed for `optimizer`,
-    which has them: the old parameters keep their Adam moments, the new ones start without."""
-    state, old_index, new_index = {}, 0, 0
-    groups = []
-    for group, saved_group in zip(optimizer.param_groups, saved["param_groups"], strict=True):
-        indices = []
-        for p in group["params"]:
-            if id(p) not in new:
-                if old_index in saved["state"]:
-                    state[new_index] = saved["state"][old_index]
-                old_index += 1
-            indices.append(new_index)
-            new_index += 1
-        groups.append({**saved_group, "params": indices})
-    if old_index != sum(len(g["params"]) for g in saved["param_groups"]):
-        raise RuntimeError("the generators' optimizer state does not match their parameters")
-    return {"state": state, "param_groups": groups}
-
-
-def init_weights(model: nn.Module, gain: float = 0.02) -> nn.Module:
-    """Reference CycleGAN init: conv weights ~ N(0, gain), biases 0, norm scales ~ N(1, gain)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-            nn.init.normal_(m.weight, 0.0, gain)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d | nn.InstanceNorm2d) and m.weight is not None:
-            nn.init.normal_(m.weight, 1.0, gain)
-            nn.init.zeros_(m.bias)
-    return model
 
 
 def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
@@ -116,34 +58,6 @@ def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
     if mode == "fp16" or (mode == "auto" and not torch.cuda.is_bf16_supported()):
         return torch.float16
     return torch.bfloat16
-
-
-def lr_factor(step: int, total_steps: int, decay_fraction: float) -> float:
-    """1 for the first (1 - decay_fraction) of the steps, then linear towards 0."""
-    decay = round(total_steps * decay_fraction)
-    constant = total_steps - decay
-    return max(0.0, 1.0 - max(0, step - constant) / float(decay + 1))
-
-
-def hardware_description(device: torch.device, world_size: int = 1) -> str:
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        return f"{world_size} x {name}" if world_size > 1 else name
-    cpu = _cpu_model() or platform.processor() or platform.machine()
-    return f"CPU {cpu}, {torch.get_num_threads()} threads" + (f", {world_size} processes" if world_size > 1 else "")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
-TONE_CALIBRATION_IMAGES = 64
 
 
 class CycleGANTrainer:
@@ -168,10 +82,6 @@ class CycleGANTrainer:
         self.g_b = self._prepare(init_weights(create_generator(self.gen_config), config.init_gain))  # B -> A
         self.d_a = self._prepare(init_weights(self._discriminator(), config.init_gain))  # judges B images
         self.d_b = self._prepare(init_weights(self._discriminator(), config.init_gain))  # judges A images
-        if config.tone_only:  # before DDP wraps them, so it ignores the frozen parameters
-            for generator in (self.g_a, self.g_b):
-                for name, p in generator.named_parameters():
-                    p.requires_grad_(name.startswith("tone."))
         self.models = {"G_A": self.g_a, "G_B": self.g_b, "D_A": self.d_a, "D_B": self.d_b}
         self.train_models = {name: self._wrap(m) for name, m in self.models.items()}
         generators = {"G_A": self.g_a, "G_B": self.g_b}
@@ -179,7 +89,7 @@ class CycleGANTrainer:
         # What samples and exports show: the EMA shadows when there are any, else the raw weights.
         self.output_generators = self.ema.shadows if self.ema else generators
         # Hooked after the EMA copies its shadows, so only the trained generators carry the hooks.
-        self.spikes = SpikePenalty(generators.values(), config.spike_sigma) if config.lambda_spike > 0 else None
+        self.spikes = SpikePenalty(generators.values()) if config.lambda_spike > 0 else None
 
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(itertools.chain(self.g_a.parameters(), self.g_b.parameters()), config.lr, betas)
@@ -194,27 +104,11 @@ class CycleGANTrainer:
         self.pool_b = ImagePool(config.pool_size, pool_seed + 1)  # fake B images, for D_A
         torch.manual_seed(config.seed + 7919 * (dist_info.rank + 1))  # per-rank stream for GP draws
         self.step = 0
-        self.tone_added = False  # set by load_state_dict when a resumed run gains the tone path
         self.train_seconds = 0.0
         self.last_losses: dict[str, float] = {}
 
     def _lr_lambda(self, step: int) -> float:
         return lr_factor(step, self.total_steps, self.config.decay_fraction)
-
-    def _sync_schedule(self, source: str) -> None:
-        """Put each scheduler's epoch on the run's step. LambdaLR counts its own epochs, so a
-        checkpoint assembled from two runs (one's optimisers under another's step counter) would
-        otherwise train at the rate of the wrong step, 0 past the schedule's end, without a word."""
-        for key, sched in self.schedulers.items():
-            if sched.last_epoch == self.step:
-                continue
-            warnings.warn(
-                f"{source}: the {key} learning-rate schedule was at step {sched.last_epoch}, the run at "
-                f"{self.step}; the schedule now follows the run",
-                stacklevel=3,
-            )
-            sched.last_epoch = self.step - 1
-            sched.step()  # the scheduler sets every group's rate for the run's step itself
 
     def _discriminator(self) -> nn.Module:
         return PatchDiscriminator(3, self.config.ndf, self.config.d_layers)
@@ -244,6 +138,7 @@ class CycleGANTrainer:
         real_a = real_a.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         real_b = real_b.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         lambda_idt = cfg.lambda_cycle * cfg.lambda_identity
+        zero = torch.zeros((), device=self.device)
 
         # Generators: the discriminators are frozen and called unwrapped (no DDP sync for them).
         for d in (self.d_a, self.d_b):
@@ -260,37 +155,18 @@ class CycleGANTrainer:
             loss_g_b = self.gan.g(self.d_b(fake_a))
             loss_cycle_a = (rec_a.float() - real_a).abs().mean() * cfg.lambda_cycle
             loss_cycle_b = (rec_b.float() - real_b).abs().mean() * cfg.lambda_cycle
-            loss_g = loss_g_a + loss_g_b + loss_cycle_a + loss_cycle_b
-            # Priors with weight 0 are logged as 0 and not computed (the grid one runs two FFTs).
-            loss_grid = loss_tv = loss_flat = loss_colour = loss_hue = torch.zeros((), device=self.device)
-            if cfg.lambda_grid > 0:
-                loss_grid = (stride_pattern_loss(fake_b) + stride_pattern_loss(fake_a)) * cfg.lambda_grid
-                loss_g = loss_g + loss_grid
-            if cfg.lambda_tv > 0:
-                loss_tv = total_variation(fake_b) * cfg.lambda_tv
-                loss_g = loss_g + loss_tv
-            if cfg.lambda_flat_texture > 0:
-                loss_flat = flat_texture(fake_b, real_a) * cfg.lambda_flat_texture
-                loss_g = loss_g + loss_flat
-            if cfg.lambda_colour_fit > 0:
-                loss_colour = colour_fit_residual(fake_b, real_a) * cfg.lambda_colour_fit
-                loss_g = loss_g + loss_colour
-            if cfg.lambda_hue_keep > 0:
-                loss_hue = (
-                    hue_keep_residual(fake_b, real_a, min_saturation=cfg.hue_keep_min_saturation) * cfg.lambda_hue_keep
-                )
-                loss_g = loss_g + loss_hue
+            loss_idt_a = loss_idt_b = zero
             if lambda_idt > 0:
                 loss_idt_a = (tm["G_A"](real_b).float() - real_b).abs().mean() * lambda_idt
                 loss_idt_b = (tm["G_B"](real_a).float() - real_a).abs().mean() * lambda_idt
-                loss_g = loss_g + loss_idt_a + loss_idt_b
-            else:
-                loss_idt_a = loss_idt_b = torch.zeros((), device=self.device)
-            loss_spike = torch.zeros((), device=self.device)
             if self.spikes is not None:
                 self.spikes.enabled = False
-                loss_spike = self.spikes.total * cfg.lambda_spike
-                loss_g = loss_g + loss_spike
+            inputs = PriorInputs(
+                photo=real_a, styled=fake_b, config=cfg, reverse=fake_a,
+                spike_total=self.spikes.total if self.spikes is not None else None,
+            )  # fmt: skip
+            priors = weighted_priors(cfg, inputs, self.device)
+            loss_g = loss_g_a + loss_g_b + loss_cycle_a + loss_cycle_b + loss_idt_a + loss_idt_b + sum(priors.values())
         self.opt_g.zero_grad(set_to_none=True)
         self._backward_step(loss_g, "G")
         if self.ema is not None:
@@ -313,19 +189,18 @@ class CycleGANTrainer:
         self.step += 1
         losses = {
             "D_A": loss_d_a, "G_A": loss_g_a, "cycle_A": loss_cycle_a, "idt_A": loss_idt_a,
-            "D_B": loss_d_b, "G_B": loss_g_b, "cycle_B": loss_cycle_b, "idt_B": loss_idt_b,
-            "grid": loss_grid, "tv": loss_tv, "flat": loss_flat, "colour": loss_colour, "hue": loss_hue, "spike": loss_spike,
+            "D_B": loss_d_b, "G_B": loss_g_b, "cycle_B": loss_cycle_b, "idt_B": loss_idt_b, **priors,
         }  # fmt: skip
         return {k: v.detach().float() for k, v in losses.items()}
 
     def _cycle_input(self, fake: torch.Tensor) -> torch.Tensor:
-        """The translated image as the reverse generator sees it: low-passed with --cycle-blur and
-        noisy with --cycle-noise, so the cycle cannot be closed by a hidden fine or faint code."""
-        cfg = self.config
-        if cfg.cycle_blur > 0:
-            radius = math.ceil(3 * cfg.cycle_blur)
-            fake = gaussian_blur(fake, [2 * radius + 1] * 2, [cfg.cycle_blur] * 2)
-        return fake + cfg.cycle_noise * torch.randn_like(fake) if cfg.cycle_noise > 0 else fake
+        """The translated image as the reverse generator sees it: low-passed with --cycle-blur, so
+        the cycle cannot be closed by a hidden fine code."""
+        sigma = self.config.cycle_blur
+        if sigma <= 0:
+            return fake
+        radius = math.ceil(3 * sigma)
+        return gaussian_blur(fake, [2 * radius + 1] * 2, [sigma] * 2)
 
     def _d_loss(self, wrapped: nn.Module, raw: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         n = real.shape[0]
@@ -352,17 +227,6 @@ class CycleGANTrainer:
         return [t.float().cpu() for t in (real_a, fake_b, rec_a, real_b, fake_a, rec_b)]
 
     # -- state ---------------------------------------------------------------------------
-    @torch.no_grad()
-    def calibrate_tone(self, dataset: UnpairedDataset, images: int = TONE_CALIBRATION_IMAGES) -> None:
-        """Centre each generator's global-tone path on its input domain: the stem's mean output
-        over the first `images` training samples (the same on every rank)."""
-        pairs = [dataset[i] for i in range(min(images, len(dataset)))]
-        for generator, domain in ((self.g_a, 0), (self.g_b, 1)):
-            generator.calibrate_tone(torch.stack([p[domain] for p in pairs]).to(self.device))
-        if self.ema is not None:
-            for name, generator in (("G_A", self.g_a), ("G_B", self.g_b)):
-                self.ema.shadows[name].tone.center.copy_(generator.tone.center)
-
     def rank_state(self) -> dict:
         """What differs between processes: pools and RNG states."""
         return {
@@ -395,40 +259,31 @@ class CycleGANTrainer:
 
     def load_state_dict(self, state: dict, source: str = "checkpoint") -> None:
         saved = GeneratorConfig.from_dict(state["generator_config"])
-        adds_tone = self.gen_config.global_tone and not saved.global_tone
-        # Switching the tone path on, and any decoder cap (parameter-free), are allowed changes.
-        allowed = dataclasses.replace(
-            saved, global_tone=saved.global_tone or adds_tone, norm_clip=self.gen_config.norm_clip
-        )
-        if allowed != self.gen_config:
+        if saved != self.gen_config:
             raise StyleCamError(
                 f"{source} was trained with generator {saved.describe()}, not {self.gen_config.describe()}; "
-                "resume without --generator/--ngf/--n-blocks/--no-global-tone or start a new run"
+                "resume without --generator/--ngf/--n-blocks/--decoder-norm or start a new run"
             )
         for name, model in self.models.items():
             try:
-                _load_weights(model, state["models"][name], adds_tone)
+                model.load_state_dict(state["models"][name])
             except (RuntimeError, KeyError) as err:
                 first = str(err).strip().splitlines()[0][:160]
                 raise StyleCamError(f"{source}: {name} does not match this run's architecture ({first})") from err
         for key, opt in self.optimizers.items():
-            saved_opt = state["optimizers"][key]
-            if adds_tone and key == "G":
-                saved_opt = _optimizer_state_with_new_params(saved_opt, opt, _tone_parameters(self.g_a, self.g_b))
-            opt.load_state_dict(saved_opt)
+            opt.load_state_dict(state["optimizers"][key])
         for key, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][key])
         for key, scaler in self.scalers.items():
             if state["scalers"].get(key):
                 scaler.load_state_dict(state["scalers"][key])
-        self.tone_added = adds_tone
         self.step = int(state["step"])
-        self._sync_schedule(source)
+        sync_schedule(self.schedulers, self.step, source)
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.last_losses = dict(state.get("last_losses", {}))
         if self.ema is not None:
             if "ema" in state:
-                self.ema.load_state_dict(state["ema"], strict=not adds_tone)
+                self.ema.load_state_dict(state["ema"])
             else:  # EMA switched on when resuming: start the average at the resumed weights
                 self.ema.restart_from_sources()
         ranks = state.get("rank_states", [])
@@ -446,35 +301,6 @@ class CycleGANTrainer:
 
 
 # -- the run ---------------------------------------------------------------------------------
-class StopFlag:
-    """Ctrl-C / SIGTERM ask for a clean stop at the end of the current step (the checkpoint then
-    holds a consistent state); a second Ctrl-C aborts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, object] = {}
-
-    def __enter__(self) -> StopFlag:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(ValueError):  # not the main thread (e.g. a test thread)
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\nstop requested: finishing this step and saving a checkpoint (Ctrl-C again to abort)", file=sys.stderr)
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-def _infinite(loader: DataLoader) -> Iterator:
-    yield from loader
-
-
 def total_steps_for(config: TrainConfig, epoch_length: int, world_size: int) -> int:
     per_epoch = steps_per_epoch(epoch_length, config.batch_size, world_size)
     return config.max_steps if config.max_steps is not None else config.epochs * per_epoch
@@ -514,21 +340,11 @@ def _run(
         warnings.simplefilter("ignore")  # the summary below reports skipped files once
         scan_a = scan_folder(a_dir, config.crop_size, "domain A")
         scan_b = scan_folder(b_dir, config.crop_size, "domain B")
-    dataset = UnpairedDataset(
-        scan_a.files,
-        scan_b.files,
-        config.load_size,
-        config.crop_size,
-        config.flip,
-        config.seed,
-        config.dark_style_fraction,
-    )
+    dataset = UnpairedDataset(scan_a.files, scan_b.files, config.load_size, config.crop_size, config.flip, config.seed)
     total = total_steps_for(config, len(dataset), info.world_size)
     trainer = CycleGANTrainer(config, total, device, info)
     if resume_state is not None:
         trainer.load_state_dict(resume_state, "resume checkpoint")
-    if trainer.gen_config.global_tone and (resume_state is None or trainer.tone_added):
-        trainer.calibrate_tone(dataset)
     say(f"data: {scan_a.summary()}; {scan_b.summary()}")
     say(
         f"run {run_dir}: {trainer.gen_config.describe()} generators, {config.gan_loss} loss, crop {config.crop_size}, "
@@ -546,74 +362,18 @@ def _run(
         generator=torch.Generator().manual_seed(config.seed),  # never draws from the global RNG
     )
     samples = _sample_batch(config, scan_a.files, scan_b.files)
-    log = None
-    if info.is_main:  # TensorBoard events too, when tensorboard is installed
-        log = LossLog(run_dir / "losses.csv", trainer.step if resume_state else None, run_dir / "tensorboard")
-    ckpt_path = run_dir / "checkpoints" / LATEST
+    extra = {"hardware": hardware_description(device, info.world_size), "data": _data_info(scan_a, scan_b)}
 
-    def save() -> None:
+    def checkpoint() -> dict | None:
         states = gather_objects(trainer.rank_state(), info)
-        if info.is_main:
-            extra = {
-                "hardware": hardware_description(device, info.world_size),
-                "data": _data_info(config, scan_a, scan_b),
-            }
-            state = trainer.state_dict(states, extra)
-            save_checkpoint(ckpt_path, state)
-            if config.snapshot_every and trainer.step % config.snapshot_every == 0:
-                save_checkpoint(ckpt_path.with_name(f"step_{trainer.step:07d}.pt"), state)
+        return trainer.state_dict(states, extra) if info.is_main else None
 
-    sums: dict[str, torch.Tensor] = {}
-    n_sum = 0
-    session_start = last_save = time.monotonic()
-    bar = tqdm(total=total, initial=trainer.step, disable=not info.is_main or quiet, dynamic_ncols=True, mininterval=1)
-    batches = _infinite(loader)
-    with StopFlag() as stop:
-        while True:
-            now = time.monotonic()
-            over_time = config.max_minutes is not None and now - session_start >= config.max_minutes * 60
-            halted = stop_at_step is not None and trainer.step >= stop_at_step
-            stopping = any_rank(stop.requested or over_time or halted or trainer.step >= total, info, device)
-            if stopping:
-                break
-            step_start = time.monotonic()
-            real_a, real_b = next(batches)
-            losses = trainer.train_step(real_a, real_b)
-            trainer.train_seconds += time.monotonic() - step_start
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + v
-            n_sum += 1
-            bar.update(1)
-            step = trainer.step
-            if step % config.log_every == 0 or step == total:
-                trainer.last_losses = {k: float(v) / n_sum for k, v in sums.items()}
-                if not all(math.isfinite(v) for v in trainer.last_losses.values()):
-                    raise StyleCamError(f"losses became NaN/inf at step {step}: {trainer.last_losses}")
-                sums, n_sum = {}, 0
-                bar.set_postfix({k: f"{v:.3f}" for k, v in trainer.last_losses.items()}, refresh=False)
-                if log is not None:
-                    epoch = step * config.batch_size * info.world_size / len(dataset)
-                    log.write(step, {"epoch": epoch, "lr": trainer.lr(), "seconds": trainer.train_seconds,
-                                     **trainer.last_losses})  # fmt: skip
-            if info.is_main and (step % config.sample_every == 0 or step == total):
-                save_grid(run_dir / "samples" / f"step_{step:07d}.png", trainer.translate(*samples))
-            due = (
-                step % config.save_every == 0
-                or (config.snapshot_every and step % config.snapshot_every == 0)
-                or time.monotonic() - last_save >= config.save_minutes * 60
-            )
-            if any_rank(due, info, device) and step < total:
-                save()
-                last_save = time.monotonic()
-    bar.close()
-    save()
-    if info.is_main:
-        save_grid(run_dir / "samples" / "latest.png", trainer.translate(*samples))
-        if log is not None:
-            log.close()
-        say(f"saved {ckpt_path} at step {trainer.step} ({trainer.train_seconds / 60:.1f} min of training)")
-        if config.export and trainer.step >= total and stop_at_step is None:
-            _export_finished(config, run_dir, say)
+    run_loop(
+        trainer, config, total, iter(loader), checkpoint,
+        lambda path: save_grid(path, trainer.translate(*samples)),
+        resumed=resume_state is not None, info=info, device=device, epoch_length=len(dataset),
+        stop_at_step=stop_at_step, quiet=quiet,
+    )  # fmt: skip
     return run_dir
 
 
@@ -632,7 +392,7 @@ def _sample_batch(config: TrainConfig, files_a: tuple, files_b: tuple) -> tuple[
     return a[:n], b[:n]
 
 
-def _data_info(config: TrainConfig, scan_a: object, scan_b: object) -> dict:
+def _data_info(scan_a: object, scan_b: object) -> dict:
     return {
         "domain_a": str(scan_a.folder),
         "domain_b": str(scan_b.folder),
@@ -641,61 +401,26 @@ def _data_info(config: TrainConfig, scan_a: object, scan_b: object) -> dict:
     }
 
 
-def _export_finished(config: TrainConfig, run_dir: Path, say) -> None:
-    from train.export import export_run
-
-    style = export_run(run_dir, config.style_name(), library_root=config.library, evaluate=True)
-    say(f"exported style {style.name!r} to {style.path}")
-
-
 # -- command line ----------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m train",
-        description="Train a CycleGAN style on two unpaired image folders (A = photos, B = the style).",
+RECIPE_EPILOG = (
+    "A shipped style's whole recipe (all its stages) replays with `python -m train --recipe NAME "
+    "--dataroot DIR` (train/recipes/NAME.toml; `python -m train --recipe NAME --help` for its options)."
+)
+
+
+def build_train_parser():
+    return build_parser(
+        TrainConfig,
+        "python -m train",
+        "Train a CycleGAN style on two unpaired image folders (A = photos, B = the style).",
+        RECIPE_EPILOG,
     )
-    add_config_args(parser, TrainConfig)
-    parser.add_argument(
-        "--resume",
-        nargs="?",
-        const="auto",
-        default=None,
-        help="continue a run exactly: a checkpoint/run folder, or no value for runs/NAME",
-    )
-    return parser
 
 
 def config_for_resume(saved: dict, given: dict) -> TrainConfig:
     """The checkpoint's config with the allowed changes; a conflicting change is an error."""
-    config = TrainConfig.from_dict(saved)
-    for key, value in given.items():
-        if key in TrainConfig.RESUMABLE_CHANGES:
-            setattr(config, key, value)
-        elif value != getattr(config, key):
-            raise StyleCamError(
-                f"cannot change --{key.replace('_', '-')} when resuming (checkpoint has {getattr(config, key)!r}, "
-                f"got {value!r}); start a new run with another --name instead"
-            )
-    return config
+    return TrainConfig.for_resume(saved, given)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    given = given_fields(args, TrainConfig)
-    try:
-        resume_state = None
-        if args.resume:
-            where = TrainConfig(**given).run_dir() if args.resume == "auto" else Path(args.resume)
-            resume_state = load_checkpoint(where)
-            if resume_state.get("kind") != "cyclegan":
-                raise StyleCamError(f"{where} is a {resume_state.get('kind')} checkpoint, not a CycleGAN run")
-            config = config_for_resume(resume_state["config"], given)
-            if "out" not in given:  # a copied or moved run goes on where it is, not where it was made
-                config.out = str(run_folder(where))
-        else:
-            config = TrainConfig(**given)
-        run_training(config, resume_state)
-    except StyleCamError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return cli(argv, build_train_parser(), TrainConfig, "cyclegan", run_training)

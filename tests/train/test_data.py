@@ -7,7 +7,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from models.errors import StyleCamError
 from train.data import StepBatchSampler, UnpairedDataset, read_rgb, scan_folder
@@ -80,24 +79,3 @@ def test_samples_are_deterministic_and_rank_disjoint(tmp_path: Path) -> None:
     assert firsts == set(range(5))
     r0, r1 = iter(StepBatchSampler(2, 3, 0, 2)), iter(StepBatchSampler(2, 3, 1, 2))
     assert next(r0) == [12, 13] and next(r1) == [14, 15] and next(r0) == [16, 17]
-
-
-def test_dark_style_fraction_darkens_only_that_share_of_style_images(tmp_path: Path, capsys) -> None:
-    a = scan_folder(write_domain(tmp_path / "a", channel=2, count=4)).files
-    b = scan_folder(write_domain(tmp_path / "b", channel=0, count=4)).files
-    plain = UnpairedDataset(a, b, load_size=36, crop_size=32, flip=True, seed=3)
-    dark = UnpairedDataset(a, b, load_size=36, crop_size=32, flip=True, seed=3, dark_b_fraction=0.5)
-    darkened = 0
-    for i in range(40):
-        (pa, pb), (da, db) = plain[i], dark[i]
-        assert torch.equal(pa, da)  # photos untouched
-        if not torch.equal(pb, db):
-            darkened += 1
-            assert db.mean() < pb.mean() - 0.1 and db.max() <= pb.max()  # darker, highlights stay highlights
-            assert torch.equal(db, dark[i][1])  # the same on every read (resume is exact)
-    assert 10 <= darkened <= 30
-    assert (
-        train_main(["--data-a", str(tmp_path / "a"), "--data-b", str(tmp_path / "b"), "--dark-style-fraction", "1"])
-        == 2
-    )
-    assert "--dark-style-fraction 1.0 must be in [0, 1)" in capsys.readouterr().err

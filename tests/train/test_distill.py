@@ -64,3 +64,75 @@ def test_distill_cli_resume_and_export(dataroot: Path, tmp_path: Path) -> None:
     assert style.config == GeneratorConfig("lite", ngf=8, n_blocks=1)
     assert style.training["kind"] == "distill" and style.training["steps"] == 6
     assert style.training["teacher"] == str(teacher_path)
+
+
+# The config dict the webcam fine-tunes of runs/final/*_webcam store (DistillConfig's fields when
+# they were started: python -m train.distill --teacher STYLE --fine-tune --name STYLE_webcam --out
+# runs/final/STYLE_webcam --data runs/data/photos_all --dataroot ../shared/data/STYLE2photo
+# --load-size 256 --crop-size 128 --ndf 32 --pixel-pool 1 --lambda-structure 2
+# --lambda-consistency 5 --lambda-texture 20 --max-steps 4000 --decay-fraction 0.5 --save-every 500
+# --sample-every 500 --threads 1 --no-export). Their checkpoints must keep exporting and resuming.
+WEBCAM_RUN_CONFIG = {
+    "teacher": "vangogh", "name": "vangogh_webcam", "dataroot": "../shared/data/vangogh2photo",
+    "data": "runs/data/photos_all", "out": "runs/final/vangogh_webcam", "student": "lite", "ngf": None,
+    "n_blocks": None, "fine_tune": True, "ndf": 32, "lambda_pixel": 10.0, "lambda_feature": 1.0,
+    "lambda_gan": 1.0, "pixel_pool": 1, "lambda_structure": 2.0, "lambda_consistency": 5.0,
+    "lambda_texture": 20.0, "consistency_shift": 4, "consistency_noise": 0.02, "lr": 0.0002, "beta1": 0.5,
+    "max_steps": 4000, "decay_fraction": 0.5, "max_minutes": None, "batch_size": 1, "load_size": 256,
+    "crop_size": 128, "flip": True, "seed": 0, "device": "auto", "threads": 1, "log_every": 10,
+    "sample_every": 500, "save_every": 500, "save_minutes": 10.0, "export": False, "export_name": None,
+    "library": None,
+}  # fmt: skip
+
+
+def test_the_webcam_fine_tunes_checkpoints_still_load_export_and_resume(dataroot: Path, tmp_path: Path) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no field of theirs was removed
+        config = DistillConfig.from_dict(WEBCAM_RUN_CONFIG)
+    assert {k: getattr(config, k) for k in WEBCAM_RUN_CONFIG} == WEBCAM_RUN_CONFIG
+    assert DistillConfig.for_resume(WEBCAM_RUN_CONFIG, {"max_steps": 4000, "threads": 2}).threads == 2
+
+    # A tiny fine-tune whose checkpoint carries that dict, with its sizes and data made tiny.
+    teacher_path = _teacher(tmp_path / "teacher.safetensors")
+    run = tmp_path / "run"
+    tiny = {**WEBCAM_RUN_CONFIG, "teacher": str(teacher_path), "dataroot": str(dataroot), "data": None,
+            "out": str(run), "ndf": 8, "load_size": 36, "crop_size": 32, "max_steps": 3, "threads": None,
+            "device": "cpu", "lambda_texture": 1.0}  # fmt: skip
+    run_distill(DistillConfig(**tiny), quiet=True)
+    state = load_checkpoint(run)
+    assert state["config"] == {**tiny, "snapshot_every": 0}  # the same fields, plus the shared base's snapshots
+    state["config"] = tiny  # as the running fine-tunes wrote it
+    torch.save(state, run / "checkpoints" / "latest.pt")
+    from train.export import export_run, run_generators
+
+    _forward, backward, gen_config = run_generators(load_checkpoint(run))
+    assert backward is None and gen_config == GeneratorConfig("resnet", ngf=8, n_blocks=2)
+    style = export_run(run, "webcam", library_root=tmp_path / "lib")
+    assert style.training["kind"] == "distill" and style.training["steps"] == 3
+    assert distill_main(["--resume", str(run), "--max-steps", "4"]) == 0
+    assert load_checkpoint(run)["step"] == 4
+
+
+def test_distill_resume_follows_the_step_when_the_schedule_is_stale(dataroot: Path, tmp_path: Path) -> None:
+    """The schedule re-sync CycleGAN runs have: a distillation checkpoint whose scheduler epoch
+    is off its step resumes at its step's learning rate, with a warning."""
+    import pytest
+
+    from train.loop import lr_factor
+
+    teacher_path = _teacher(tmp_path / "teacher.safetensors")
+    config = _config(dataroot, teacher_path, tmp_path / "run", max_steps=2)
+    run_distill(config, quiet=True)
+    state = load_checkpoint(tmp_path / "run")
+    for sched in state["schedulers"].values():
+        sched["last_epoch"] = 10_000
+    from train.distill import load_teacher
+
+    longer = _config(dataroot, teacher_path, tmp_path / "run", max_steps=8, decay_fraction=1.0)
+    teacher, teacher_config = load_teacher(str(teacher_path))
+    d = Distiller(longer, teacher, teacher_config=teacher_config)
+    with pytest.warns(UserWarning, match="schedule was at step 10000, the run at 2"):
+        d.load_state_dict(state)
+    assert d.lr() == pytest.approx(longer.lr * lr_factor(2, 8, 1.0))

@@ -211,17 +211,17 @@ def test_snapshots_are_kept_and_exportable(dataroot: Path, tmp_path: Path) -> No
     assert style.path.is_file()
 
 
-def test_cycle_noise_and_grid_penalty_in_a_step(dataroot: Path, tmp_path: Path) -> None:
+def test_grid_penalty_in_a_step(dataroot: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
     fake = torch.zeros(2, 3, 64, 64)
-    quiet = CycleGANTrainer(tiny_config(dataroot, tmp_path / "a"), total_steps=2)
-    assert quiet._cycle_input(fake) is fake
-    noisy = CycleGANTrainer(tiny_config(dataroot, tmp_path / "b", cycle_noise=0.1, lambda_grid=5.0), total_steps=2)
-    assert abs(float(noisy._cycle_input(fake).std()) - 0.1) < 0.01
-    for a, b in _batches(noisy.config, 2):
-        losses = noisy.train_step(a, b)
+    plain = CycleGANTrainer(tiny_config(dataroot, tmp_path / "a"), total_steps=2)
+    assert plain._cycle_input(fake) is fake  # no --cycle-blur: the reverse generator sees the output as it is
+    gridded = CycleGANTrainer(tiny_config(dataroot, tmp_path / "b", lambda_grid=5.0), total_steps=2)
+    for a, b in _batches(gridded.config, 2):
+        losses = gridded.train_step(a, b)
         assert all(math.isfinite(float(v)) for v in losses.values())
         assert float(losses["grid"]) > 0  # the stride-pattern penalty is computed and weighted
+    assert float(losses["tv"]) == 0.0  # a prior weighted 0 is logged as 0
 
 
 def _measure_after_training(dataroot: Path, out: Path, option: str, weight: float, loss: str, measure) -> float:
@@ -329,10 +329,9 @@ def test_hue_keep_residual_spares_palettes_not_hue_swaps() -> None:
     for palette in (warmer_paler, more_saturated):
         assert float(hue_keep_residual(palette, scene)) < 0.005
 
-    # With a saturation floor, washing the colours out is no longer free.
-    washed_out = grey.expand_as(scene)
-    assert float(hue_keep_residual(washed_out, scene)) < 0.005
-    assert float(hue_keep_residual(washed_out, scene, min_saturation=0.5)) > 0.05
+    # Washing the colours out keeps the hues, for free (a floor on the saturation gain lost:
+    # docs/training-notes.md, --hue-keep-min-saturation).
+    assert float(hue_keep_residual(grey.expand_as(scene), scene)) < 0.005
 
     brown_field = scene.clone()
     brown_field[:, :, 32:] += torch.tensor([0.3, -0.3, 0.05]).view(1, 3, 1, 1)
@@ -386,81 +385,6 @@ def test_cycle_blur_low_passes_what_the_reverse_generator_sees(dataroot: Path, t
     assert fake.grad is not None and float(fake.grad.abs().sum()) > 0
     for a, b in _batches(blurred.config, 2):
         assert all(math.isfinite(float(v)) for v in blurred.train_step(a, b).values())
-
-
-def test_resume_can_switch_the_global_tone_path_on(dataroot: Path, tmp_path: Path) -> None:
-    """A trained run gains the global-tone path when resumed with it: the old weights and Adam
-    moments carry over, the new path starts at zero and grows; switching it off again is refused."""
-    run_training(tiny_config(dataroot, tmp_path, max_steps=2, save_every=2), quiet=True)
-    before = load_checkpoint(tmp_path)
-    toned = tiny_config(dataroot, tmp_path, max_steps=2, global_tone=True)
-    trainer = CycleGANTrainer(toned, total_steps=4)
-    trainer.load_state_dict(before)
-    old_moments = before["optimizers"]["G"]["state"]
-    assert torch.equal(trainer.g_a.tone.weight, torch.zeros_like(trainer.g_a.tone.weight))
-    first_old = trainer.g_a.encoder[0].weight
-    assert torch.equal(trainer.opt_g.state[first_old]["exp_avg"], old_moments[0]["exp_avg"])
-    assert torch.equal(trainer.g_a.encoder[0].weight, before["models"]["G_A"]["encoder.0.weight"])
-    for a, b in _batches(toned, 2):
-        trainer.train_step(a, b)
-    assert (
-        float(trainer.g_a.tone.weight.detach().abs().sum()) > 0
-        and float(trainer.g_b.tone.weight.detach().abs().sum()) > 0
-    )
-
-    run_training(tiny_config(dataroot, tmp_path, max_steps=4, global_tone=True), resume_state=before, quiet=True)
-    after = load_checkpoint(tmp_path)
-    assert after["generator_config"]["global_tone"] and "tone.weight" in after["models"]["G_A"]
-    # Centred on each generator's input domain (red photos vs blue prints), so they differ.
-    centers = [after["models"][g]["tone.center"] for g in ("G_A", "G_B")]
-    assert float(centers[0].abs().sum()) > 0 and not torch.allclose(centers[0], centers[1])
-    assert torch.equal(after["ema"]["models"]["G_A"]["tone.center"], centers[0]) if "ema" in after else True
-    with pytest.raises(StyleCamError, match="global-tone"):
-        run_training(tiny_config(dataroot, tmp_path, max_steps=6), resume_state=after, quiet=True)
-
-
-def test_resume_can_fine_tune_under_a_decoder_cap(dataroot: Path, tmp_path: Path) -> None:
-    """--norm-clip adds no parameters, so a trained run can be resumed under it (and the export's
-    config records it); the architecture itself still may not change."""
-    run_training(tiny_config(dataroot, tmp_path, max_steps=2, save_every=2), quiet=True)
-    run_training(
-        tiny_config(dataroot, tmp_path, max_steps=3, norm_clip=4.0), resume_state=load_checkpoint(tmp_path), quiet=True
-    )
-    after = load_checkpoint(tmp_path)
-    assert after["step"] == 3 and after["generator_config"]["norm_clip"] == 4.0
-    with pytest.raises(StyleCamError, match="was trained with generator"):
-        run_training(tiny_config(dataroot, tmp_path, max_steps=4, n_blocks=3), resume_state=after, quiet=True)
-    with pytest.raises(StyleCamError, match="must be >= 0"):
-        tiny_config(dataroot, tmp_path, norm_clip=-1.0).validate()
-
-
-def test_tone_only_trains_the_tone_path_and_the_discriminators(dataroot: Path, tmp_path: Path) -> None:
-    config = tiny_config(dataroot, tmp_path, global_tone=True, tone_only=True)
-    trainer = CycleGANTrainer(config, total_steps=4)
-    body = {k: v.clone() for k, v in trainer.g_a.state_dict().items() if not k.startswith("tone.")}
-    disc = {k: v.clone() for k, v in trainer.d_a.state_dict().items()}
-    for a, b in _batches(config, 2):
-        trainer.train_step(a, b)
-    assert all(torch.equal(v, trainer.g_a.state_dict()[k]) for k, v in body.items())
-    assert float(trainer.g_a.tone.weight.detach().abs().sum()) > 0
-    assert any(not torch.equal(v, trainer.d_a.state_dict()[k]) for k, v in disc.items())
-    with pytest.raises(StyleCamError, match="add --global-tone"):
-        tiny_config(dataroot, tmp_path, tone_only=True).validate()
-
-
-def test_calibrated_tone_path_keeps_the_average_tone(dataroot: Path, tmp_path: Path) -> None:
-    """Centred on the training images, the path shifts a brighter or darker scene but leaves the
-    average one where the style put it: its mean shift over the calibration images is zero."""
-    config = tiny_config(dataroot, tmp_path, global_tone=True)
-    trainer = CycleGANTrainer(config, total_steps=4)
-    a, b = config.domain_dirs()
-    dataset = UnpairedDataset(scan_folder(a).files, scan_folder(b).files, 36, 32, True, 0)
-    trainer.calibrate_tone(dataset, images=4)
-    tone = trainer.g_a.tone
-    with torch.no_grad():
-        tone.weight.normal_(0.0, 0.1)
-        shifts = torch.cat([tone(trainer.g_a.encoder[0](dataset[i][0][None])) for i in range(4)])
-    assert float(shifts.mean(0).abs().max()) < 1e-4 < float(shifts.std(0).max())
 
 
 def test_colour_fit_residual_stays_fp32_under_autocast() -> None:
