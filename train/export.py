@@ -64,6 +64,9 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
             "lambda_spike",
             "cycle_blur",
             "cycle_noise",
+            "lambda_structure",
+            "lambda_consistency",
+            "lambda_texture",
         )
         if cfg.get(k)
     }

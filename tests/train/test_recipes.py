@@ -121,15 +121,15 @@ def test_overrides_are_typed_and_checked() -> None:
 
 
 def test_ukiyoe_recipe_replays_every_stage_into_a_library(dataroot: Path, tmp_path: Path, capsys) -> None:
-    """All five stages (scratch, resumed with another prior, palette, colour guard, webcam
-    fine-tune) at 1/1000 of their steps on the tiny domains, through `python -m train --recipe`;
+    """All six stages (scratch, resumed with another prior, palette, colour guard, the two webcam
+    fine-tunes) at 1/1000 of their steps on the tiny domains, through `python -m train --recipe`;
     the export lands in the library named, the runs under --out, and a second call skips the
     finished stages."""
     out, lib = tmp_path / "runs", tmp_path / "lib"
     args = ["--recipe", "ukiyoe", "--dataroot", str(dataroot), "--out", str(out), "--library", str(lib),
             "--max-steps-scale", "0.001", "--no-bars", *[a for s in TINY for a in ("--set", s)]]  # fmt: skip
     assert train_cli(args) == 0
-    stages = ("demod", "flat_texture", "palette", "colour_guard", "webcam")
+    stages = ("demod", "flat_texture", "palette", "colour_guard", "webcam", "webcam_faces")
     assert sorted(p.name for p in out.iterdir()) == sorted(stages)
     scratch, resumed = load_checkpoint(out / "demod"), load_checkpoint(out / "flat_texture")
     assert (scratch["step"], resumed["step"]) == (10, 12)  # 10,000 and 12,500 steps, scaled
@@ -137,8 +137,10 @@ def test_ukiyoe_recipe_replays_every_stage_into_a_library(dataroot: Path, tmp_pa
     assert load_checkpoint(out / "palette")["generator_config"]["palette"]
     assert load_checkpoint(out / "colour_guard")["generator_config"]["colour_guard"] == 8
     webcam = load_checkpoint(out / "webcam")
-    assert webcam["kind"] == "distill" and webcam["step"] == 4 and webcam["config"]["fine_tune"]
+    assert webcam["kind"] == "distill" and webcam["step"] == 3 and webcam["config"]["fine_tune"]
     assert webcam["config"]["lambda_texture"] == 10.0 and webcam["teacher"] == str(out / "colour_guard")
+    faces = load_checkpoint(out / "webcam_faces")
+    assert faces["config"]["lambda_structure"] == 4.0 and faces["teacher"] == str(out / "webcam")
 
     style = StyleLibrary(lib).resolve("ukiyoe_replay")
     assert style.config.colour_guard == 8 and style.config.palette and style.config.ngf == 8
@@ -146,7 +148,7 @@ def test_ukiyoe_recipe_replays_every_stage_into_a_library(dataroot: Path, tmp_pa
     capsys.readouterr()
     assert train_cli([*args, "--name", "again"]) == 0
     printed = capsys.readouterr().out
-    assert all(f"{name}: done" in printed for name in ("demod", "flat_texture", "webcam"))
+    assert all(f"{name}: done" in printed for name in ("demod", "flat_texture", "webcam", "webcam_faces"))
     assert StyleLibrary(lib).resolve("again").config == style.config
 
 
@@ -177,8 +179,8 @@ def test_gpu_script_replays_and_packs_slim_checkpoints(dataroot: Path, tmp_path:
     unpacked = tmp_path / "unpacked"
     unpacked.mkdir()
     subprocess.run(f"cat {' '.join(map(str, parts))} | tar x -C {unpacked}", shell=True, check=True)
-    for stage in ("demod", "colour_fit", "palette", "webcam"):
+    for stage in ("demod", "colour_fit", "palette", "webcam", "webcam_faces"):
         slim = load_checkpoint(unpacked / "vangogh" / stage / "checkpoints" / "slim.pt")
         assert slim["slim"] and "optimizers" not in slim and "rank_states" not in slim
     assert StyleLibrary(unpacked / "library").resolve("vangogh_replay").training["kind"] == "distill"
-    assert (unpacked / "vangogh.log").read_text().count("== vangogh stage") == 4
+    assert (unpacked / "vangogh.log").read_text().count("== vangogh stage") == 5

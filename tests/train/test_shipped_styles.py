@@ -71,3 +71,19 @@ def test_every_shipped_style_says_how_it_was_made() -> None:
         for key in ("data", "steps", "crop_size", "wall_time_minutes", "hardware"):
             assert training.get(key), f"{style.name}: manifest lacks training {key}"
         assert Path(style.path).stat().st_size < 5_000_000, f"{style.name}: weights file is not small"
+
+
+# The issue's webcam target every shipped style meets with the app's stabilizer (train/webcam_metrics.py).
+MAX_FLICKER_RATIO = 1.3
+
+
+@pytest.mark.parametrize("name", SHIPPED.names())
+def test_every_shipped_style_records_its_webcam_figures(name: str) -> None:
+    """Measured on both webcam clips at the app's processing size, with and without the stabilizer
+    (`python -m train.evaluate --clips ...`); steady enough with it."""
+    webcam = SHIPPED.resolve(name).evaluation["webcam"]
+    assert webcam["size"] == 256 and webcam["stabilize"] is True
+    for figures in (webcam, webcam["without_stabilizer"]):
+        assert set(figures["clips"]) == {"book.mkv", "sister.mkv"}
+        assert all(c["faces"] > 0 and 0 < c["face_structure"] <= 1 for c in figures["clips"].values())
+    assert max(c["flicker_ratio"] for c in webcam["clips"].values()) <= MAX_FLICKER_RATIO
