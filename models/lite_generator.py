@@ -27,9 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.colour_guard import ColourGuard
+from models.generator_config import GeneratorConfig, register_generator
 from models.padding import pad_to_multiple
 from models.palette import PaletteMap
-from models.registry import GeneratorConfig, register_generator
 
 DECODER_NORMS = ("instance", "demod")
 

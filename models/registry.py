@@ -1,58 +1,15 @@
-"""The generator registry: one dict from architecture name to builder, and the config that
-describes a generator completely (it is stored beside every set of weights)."""
+"""The generator registry: named presets and `create_generator`, timm-style. The builders are
+the generator modules' own `@register_generator` classes (models/generator_config.py holds the
+table and the config); importing this module imports them, so the table is always full."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
-
 from torch import nn
 
-_GENERATORS: dict[str, Callable[[GeneratorConfig], nn.Module]] = {}
+from models import lite_generator, resnet_generator  # noqa: F401  (their decorators fill the table)
+from models.generator_config import GeneratorConfig, builder_for, register_generator, registered_architectures
 
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    """Architecture and hyper-parameters of a generator.
-
-    `ngf` is the width of the first layer (doubled at each of the two downsamplings),
-    `n_blocks` the number of residual blocks at the bottleneck, `global_tone` adds the lite
-    generators' path that carries the input's global tone past the instance norms, and
-    `norm_clip` (lite generators, 0 = off) caps the decoder's normalised activations at that many
-    standard deviations, and `decoder_norm` (lite generators) picks how the decoder's upsampling
-    stages are normalised: "instance" (per image, as in CycleGAN) or "demod" (weight
-    demodulation, which depends on no image statistics and so gives droplets no cause).
-    `palette` ends the generator with the fixed colour map fitted after training
-    (models/palette.py), and `colour_guard` (block size in pixels, 0 = off) then removes the
-    colour patches the input's colours do not explain (models/colour_guard.py).
-    """
-
-    arch: str = "resnet"
-    ngf: int = 64
-    n_blocks: int = 9
-    dropout: bool = False
-    global_tone: bool = False
-    norm_clip: float = 0.0
-    decoder_norm: str = "instance"
-    palette: bool = False
-    colour_guard: int = 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> GeneratorConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    def describe(self) -> str:
-        extras = (" dropout" if self.dropout else "") + (" global-tone" if self.global_tone else "")
-        extras += f" norm-clip={self.norm_clip:g}" if self.norm_clip else ""
-        extras += f" decoder-norm={self.decoder_norm}" if self.decoder_norm != "instance" else ""
-        extras += " palette" if self.palette else ""
-        extras += f" colour-guard={self.colour_guard}" if self.colour_guard else ""
-        return f"{self.arch} ngf={self.ngf} blocks={self.n_blocks}{extras}"
-
+__all__ = ["PRESETS", "GeneratorConfig", "available_architectures", "create_generator", "register_generator"]
 
 # Named presets: what a user types on the command line (`--generator resnet_9blocks`).
 PRESETS: dict[str, GeneratorConfig] = {
@@ -63,33 +20,17 @@ PRESETS: dict[str, GeneratorConfig] = {
 }
 
 
-def register_generator(arch: str) -> Callable:
-    """Class decorator: make `arch` buildable by `create_generator`."""
-
-    def decorate(builder: Callable[[GeneratorConfig], nn.Module]) -> Callable:
-        _GENERATORS[arch] = builder
-        return builder
-
-    return decorate
-
-
 def available_architectures() -> list[str]:
-    _import_builtin_generators()
-    return sorted(_GENERATORS)
+    return registered_architectures()
 
 
 def create_generator(config: GeneratorConfig | str) -> nn.Module:
     """Build an untrained generator from a config or a preset name."""
-    _import_builtin_generators()
     if isinstance(config, str):
         if config not in PRESETS:
             raise ValueError(f"unknown generator preset {config!r}; choose one of {sorted(PRESETS)}")
         config = PRESETS[config]
-    if config.arch not in _GENERATORS:
-        raise ValueError(f"unknown generator architecture {config.arch!r}; known: {sorted(_GENERATORS)}")
-    return _GENERATORS[config.arch](config)
-
-
-def _import_builtin_generators() -> None:
-    # Importing the modules runs their @register_generator decorators.
-    from models import lite_generator, resnet_generator  # noqa: F401
+    builder = builder_for(config.arch)
+    if builder is None:
+        raise ValueError(f"unknown generator architecture {config.arch!r}; known: {available_architectures()}")
+    return builder(config)
