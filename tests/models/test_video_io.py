@@ -13,6 +13,26 @@ import pytest
 from models.video_io import FrameClock, H264Writer
 
 
+def assert_timestamps_increase(path: Path, frames: int) -> list:
+    """Decode `path` and check its `frames` video frames have strictly increasing dts and pts, and
+    that no two share a tick at 30 fps or at the rate the demuxer guesses (what `ffmpeg -i REC -f
+    null -` retimes to: where "non monotonically increasing dts" came from); returns the pts in s."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        dts = [p.dts for p in container.demux(stream) if p.dts is not None]
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = stream.guessed_rate  # av_guess_frame_rate: the rate ffmpeg retimes a stream to
+        pts = [f.pts * f.time_base for f in container.decode(stream)]
+    assert len(dts) == len(pts) == frames
+    assert all(b > a for a, b in itertools.pairwise(dts))
+    assert all(b > a for a, b in itertools.pairwise(pts))
+    for fps in (30, rate):
+        ticks = [round(p * fps) for p in pts]
+        assert all(b > a for a, b in itertools.pairwise(ticks)), (fps, ticks)
+    return pts
+
+
 def placed(clock: FrameClock, times: list[float] | np.ndarray) -> list[float | None]:
     return [clock.place(float(t)) for t in times]
 
@@ -68,18 +88,6 @@ def test_written_file_has_distinct_ticks_at_its_own_rate(tmp_path: Path) -> None
                 writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), seconds)
         written = writer.frames_written
     assert written >= 88
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        dts = [p.dts for p in container.demux(stream) if p.dts is not None]
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        rate = stream.guessed_rate  # av_guess_frame_rate: the rate ffmpeg retimes a stream to
-        pts = [f.pts * f.time_base for f in container.decode(stream)]
-    assert len(dts) == len(pts) == written
-    assert all(b > a for a, b in itertools.pairwise(dts))
-    assert all(b > a for a, b in itertools.pairwise(pts))
-    for fps in (30, rate):
-        ticks = [round(p * fps) for p in pts]
-        assert all(b > a for a, b in itertools.pairwise(ticks)), (fps, ticks)
+    pts = assert_timestamps_increase(path, written)
     # fragmented MP4 has no edit list: every pts carries the B-frame delay, so compare from the first
     assert float(pts[-1] - pts[0]) == pytest.approx(times[-1], abs=1.5 / 30)
