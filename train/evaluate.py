@@ -305,9 +305,33 @@ def store_webcam_figures(state: dict, run_dir: Path, generator: str, result: Eva
     evaluation = read_evaluation(run_dir)
     if not evaluation or evaluation.get("step") != state["step"] or evaluation.get("generator") != generator:
         return False
-    evaluation["webcam"] = result.summary()["webcam"]
+    evaluation["webcam"] = merged_webcam(evaluation.get("webcam"), result.summary()["webcam"])
     (Path(run_dir) / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=2) + "\n")
     return True
+
+
+# What an evaluation keeps of the webcam figures measured without the stabilizer, beside those with it.
+PLAIN_WEBCAM_KEYS = ("clips", "flicker_ratio_median", "face_structure_mean")
+
+
+def merged_webcam(stored: dict | None, figures: dict) -> dict:
+    """The "webcam" block of a stored evaluation with new `figures` in it. Figures with the
+    stabilizer (what the app shows) are the block; figures without it go under
+    "without_stabilizer", or make the block when nothing stabilized is stored. A measurement of
+    one kind never drops the other's."""
+    stored = stored or {}
+    steady = stored if stored.get("stabilize") else None
+    plain = stored.get("without_stabilizer") or (stored if stored.get("stabilize") is False else None)
+    if figures["stabilize"]:
+        steady = figures
+    else:
+        plain = figures
+    if steady is None:
+        return plain
+    block = {k: v for k, v in steady.items() if k != "without_stabilizer"}
+    if plain is not None:
+        block["without_stabilizer"] = {k: plain[k] for k in PLAIN_WEBCAM_KEYS}
+    return block
 
 
 def write_sheet(
@@ -452,7 +476,10 @@ def main(argv: list[str] | None = None) -> int:
                 sheet = args.sheet or Path(f"{style.name}_sheet.png")
                 result = evaluate_generators(model, None, args.photos, args.style_images, sheet=sheet, **common)
             if args.update_library:
-                library.update_entry(style.name, evaluation=result.summary())
+                summary = result.summary()
+                if "webcam" in summary:
+                    summary["webcam"] = merged_webcam(style.evaluation.get("webcam"), summary["webcam"])
+                library.update_entry(style.name, evaluation=summary)
     except StyleCamError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -122,6 +122,10 @@ def test_evaluate_clips_on_a_checkpoint_adds_them_to_its_evaluation(trained_run:
     assert evaluate_main(["--run", str(run), "--clips", str(book), "--clip-size", "64", "--clip-frames", "3"]) == 0
     evaluation = json.loads((run / "evaluation.json").read_text())
     assert "swd" in evaluation and evaluation["webcam"]["clips"]["book.mkv"]["faces"] == 1
+    clips = ["--run", str(run), "--clips", str(book), "--clip-size", "64", "--clip-frames", "3"]
+    assert evaluate_main([*clips, "--no-stabilize"]) == 0  # beside the stabilized figures, not over them
+    webcam = json.loads((run / "evaluation.json").read_text())["webcam"]
+    assert webcam["stabilize"] is True and webcam["without_stabilizer"]["clips"]["book.mkv"]["faces"] == 1
 
 
 @pytest.mark.shared_data
@@ -146,5 +150,10 @@ def test_evaluate_no_stabilize_reaches_the_engine(
     assert StyleLibrary(library.root).resolve("alpha").evaluation["webcam"]["stabilize"] is False
     assert evaluate_main(args) == 0  # the default measures what the app shows
     assert "webcam at 32px, stabilized" in capsys.readouterr().out
-    assert StyleLibrary(library.root).resolve("alpha").evaluation["webcam"]["stabilize"] is True
-    assert built == [False, True]
+    webcam = StyleLibrary(library.root).resolve("alpha").evaluation["webcam"]
+    assert webcam["stabilize"] is True
+    assert webcam["without_stabilizer"]["clips"]["book.mkv"]  # the first measurement is kept beside it
+    assert evaluate_main([*args, "--no-stabilize"]) == 0
+    webcam = StyleLibrary(library.root).resolve("alpha").evaluation["webcam"]
+    assert webcam["stabilize"] is True and "flicker_ratio_median" in webcam["without_stabilizer"]
+    assert built == [False, True, False]
