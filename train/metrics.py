@@ -129,10 +129,14 @@ def edge_correlation(a_rgb: np.ndarray, b_rgb: np.ndarray) -> float:
         y = luma(rgb)
         return np.hypot(cv2.Sobel(y, cv2.CV_64F, 1, 0), cv2.Sobel(y, cv2.CV_64F, 0, 1)).ravel()
 
-    ea, eb = edges(a_rgb), edges(b_rgb)
-    if ea.std() == 0 or eb.std() == 0:
+    return pearson(edges(a_rgb), edges(b_rgb))
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two equally long 1-D arrays; 0 where either is constant."""
+    if a.std() == 0 or b.std() == 0:
         return 0.0
-    return float(np.corrcoef(ea, eb)[0, 1])
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 def sqrt_psd(matrix: np.ndarray, floor: float = 0.0) -> np.ndarray:

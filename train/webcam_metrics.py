@@ -36,6 +36,7 @@ from models.engine import InferenceEngine
 from models.errors import MediaError
 from models.frames import processing_shape, resize
 from models.video_io import VideoReader
+from train.metrics import pearson
 
 FACE_CASCADE = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
 CLIP_FRAMES = 90  # consecutive frames from the start of each clip (3 s at 30 fps)
@@ -179,10 +180,7 @@ def gradient_magnitude(frame: np.ndarray) -> np.ndarray:
 def box_correlation(a: np.ndarray, b: np.ndarray, box: Box) -> float:
     """Pearson correlation of two gradient-magnitude maps inside `box` (0 where one is flat)."""
     x, y, w, h = box
-    ea, eb = a[y : y + h, x : x + w].ravel(), b[y : y + h, x : x + w].ravel()
-    if ea.std() == 0 or eb.std() == 0:
-        return 0.0
-    return float(np.corrcoef(ea, eb)[0, 1])
+    return pearson(a[y : y + h, x : x + w].ravel(), b[y : y + h, x : x + w].ravel())
 
 
 def face_correlations(
