@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,14 @@ SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 VIDEOS = SHARED_DATA / "videos"
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def run_main(*args: str | Path, timeout: float = 180, **env: str) -> subprocess.CompletedProcess:
+    """`python main.py ARGS` in the repo, in this test's environment (its own user style library)
+    without STYLECAM_WEIGHTS, so the shipped and user libraries are the ones used; `env` adds to it."""
+    environ = {k: v for k, v in os.environ.items() if k != "STYLECAM_WEIGHTS"} | env
+    cmd = [sys.executable, "main.py", *map(str, args)]
+    return subprocess.run(cmd, cwd=REPO, env=environ, capture_output=True, text=True, timeout=timeout)
 
 
 def shared_path(*parts: str) -> Path:

@@ -5,16 +5,14 @@ appears anywhere in the repository."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from models.style_library import SHIPPED_ROOT, StyleLibrary
-from tests.conftest import REPO, tiny_generator
+from tests.conftest import REPO, run_main, tiny_generator
 from tests.train.conftest import write_domain
 
 PROBE = "untouched_probe"  # in every name this test creates, so its files are easy to spot
@@ -71,16 +69,7 @@ def test_training_import_guard_and_removal_leave_the_source_tree_alone(
 
     weights = tmp_path / f"{PROBE}_import.safetensors"
     save_generator(weights, *tiny_generator(seed=4))
-    env = {k: v for k, v in os.environ.items() if k != "STYLECAM_WEIGHTS"}
-    cli = [sys.executable, "main.py"]
-    done = subprocess.run(
-        [*cli, "import-style", str(weights), "--name", f"{PROBE}_import"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = run_main("import-style", weights, "--name", f"{PROBE}_import")
     assert done.returncode == 0, done.stderr
     shipped_name = StyleLibrary(SHIPPED_ROOT).default_style_name()
     if shipped_name is not None:  # the colour guard on a shipped style: a user copy shadows it
@@ -89,9 +78,7 @@ def test_training_import_guard_and_removal_leave_the_source_tree_alone(
     for name in (f"{PROBE}_import", PROBE, shipped_name):
         if name is None:
             continue
-        done = subprocess.run(
-            [*cli, "remove-style", name], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
-        )
+        done = run_main("remove-style", name)
         assert done.returncode == 0, done.stderr
     assert {s.origin for s in library.list_styles()} <= {"shipped"}  # the user library is empty again
 

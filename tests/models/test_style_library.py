@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import torch
 
 from models.errors import StyleError
 from models.style_library import StyleLibrary
-from tests.conftest import REPO, tiny_generator
+from tests.conftest import REPO, run_main, tiny_generator
 
 
 def test_round_trip_and_default(library: StyleLibrary) -> None:
@@ -237,13 +236,6 @@ def test_colour_guard_on_a_shipped_style_writes_a_user_copy(layered: StyleLibrar
     assert tree_bytes(layered.shipped_root) == before
 
 
-def run_main(*args: str, user: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "STYLECAM_WEIGHTS"}
-    env["STYLECAM_USER_STYLES"] = str(user)
-    cmd = [sys.executable, "main.py", *args]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=180, env=env)
-
-
 def test_cli_on_the_real_shipped_library(tmp_path: Path) -> None:
     """`import-style`, `styles` and `remove-style` against the repo's weights/ (read, never written)."""
     from models.checkpoints import save_generator
@@ -257,17 +249,17 @@ def test_cli_on_the_real_shipped_library(tmp_path: Path) -> None:
     user = tmp_path / "user"
     weights = tmp_path / "mine.safetensors"
     save_generator(weights, *tiny_generator(seed=3))
-    done = run_main("import-style", str(weights), "--name", name, user=user)
+    done = run_main("import-style", str(weights), "--name", name, STYLECAM_USER_STYLES=str(user))
     assert done.returncode == 0 and "shadows the shipped style" in done.stdout, done.stderr
-    listing = run_main("styles", "--device", "cpu", user=user)
+    listing = run_main("styles", "--device", "cpu", STYLECAM_USER_STYLES=str(user))
     assert listing.returncode == 0, listing.stderr
     row = next(line for line in listing.stdout.splitlines() if line[1:].startswith(f"{name} "))
     assert row.startswith("*") and row.endswith("(user, shadows shipped)")
     assert all(line.endswith("(shipped)") for line in listing.stdout.splitlines()[1:-1] if line != row)
     assert str(user) in listing.stdout.splitlines()[-1]
-    done = run_main("remove-style", name, user=user)
+    done = run_main("remove-style", name, STYLECAM_USER_STYLES=str(user))
     assert done.returncode == 0 and "shows again" in done.stdout, done.stderr
-    refused = run_main("remove-style", name, user=user)
+    refused = run_main("remove-style", name, STYLECAM_USER_STYLES=str(user))
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr  # one line
     assert refused.stderr.startswith(f"error: '{name}' is a shipped style and cannot be removed; ")
     assert tree_bytes(SHIPPED_ROOT) == before
