@@ -304,6 +304,11 @@ class DistillConfig(RunConfig):
         0.0,
         "weight of the texture-energy prior: as much fine detail per 8x8 cell as the teacher's output (fine-tuning)",
     )
+    lambda_grid: float = _opt(
+        0.0,
+        "weight of the penalty on grid-locked period-4 patterns in the student's output "
+        "(train/stride_pattern.py): what a stronger structure prior grows in a fine-tune",
+    )
     consistency_shift: int = _opt(4, "the consistency prior's largest shift T, in whole pixels")
     consistency_noise: float = _opt(0.02, "the consistency prior's largest sensor-noise std, in [-1, 1] units")
 

@@ -8,7 +8,7 @@ Losses on the teacher's output y_t = T(x) for photos x:
 - adversarial (LSGAN): a PatchGAN tells teacher outputs (real) from student outputs x lambda_gan (1);
 - the webcam priors of train/webcam_losses.py (through train/priors.py): structure keeping x
   lambda_structure, transformation consistency x lambda_consistency and texture energy x
-  lambda_texture (0 = off).
+  lambda_texture (0 = off), and the grid-pattern penalty of train/stride_pattern.py x lambda_grid.
 With --fine-tune the student starts as a copy of the teacher (a library style, palette map and
 colour guard included): that is how a shipped style is retrained to keep faces and hold still,
 with the pixel loss on --pixel-pool-averaged images so it keeps the style's colours and leaves

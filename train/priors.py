@@ -2,7 +2,7 @@
 
 `PRIORS` maps a term's name (its column in losses.csv) to a `Prior`: the config field that holds
 its weight and a function of the step's `PriorInputs`. A run uses the terms whose weight field its
-config has (CycleGAN: grid, tv, flat, colour, hue, spike; distillation: structure, consistency,
+config has (CycleGAN: grid, tv, flat, colour, hue, spike; distillation: grid, structure, consistency,
 texture); `weighted_priors` computes the non-zero ones and reports the rest as 0, so every run of
 a kind logs the same columns. Adding a term is one function and one entry here, plus its weight
 field in train/config.py.
