@@ -374,3 +374,53 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str,
 def given_fields(args: argparse.Namespace, cls: type) -> dict:
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in vars(args).items() if k in names}
+
+
+@dataclass
+class CutConfig(RunConfig):
+    """Everything that defines a CUT / FastCUT run (Park et al. 2020): one generator, one PatchGAN,
+    PatchNCE on the generator's own encoder features (train/cut.py)."""
+
+    max_steps: int | None = _opt(None, "total training steps (sets the LR schedule's length; default: --epochs)")
+    data_a: str | None = _opt(None, "folder of domain A images (photos); overrides DATAROOT/trainA")
+    data_b: str | None = _opt(None, "folder of domain B images (the style); overrides DATAROOT/trainB")
+    generator: str = _opt("lite_hq", "generator preset", choices=tuple(PRESETS))
+    ngf: int | None = _opt(None, "override the preset's first-layer width")
+    n_blocks: int | None = _opt(None, "override the preset's number of residual blocks")
+    decoder_norm: str = _opt(
+        "demod", "lite generators: the decoder's normalisation (as in python -m train)", choices=DECODER_NORMS
+    )
+    ndf: int = _opt(64, "discriminator first-layer width")
+    d_layers: int = _opt(3, "discriminator strided layers (3 = 70x70 PatchGAN)")
+    fast: bool = _opt(False, "FastCUT: lambda_nce 10 and no identity NCE (unless those are given)")
+    lambda_gan: float = _opt(1.0, "weight of the LSGAN generator loss")
+    lambda_nce: float | None = _opt(None, "weight of the PatchNCE loss (default 1 for CUT, 10 with --fast)")
+    nce_idt: bool | None = _opt(None, "identity NCE on style images (default on for CUT, off with --fast)")
+    nce_patches: int = _opt(256, "patches sampled per layer and image for PatchNCE")
+    nce_temperature: float = _opt(0.07, "PatchNCE softmax temperature")
+    nce_dim: int = _opt(256, "width of the PatchNCE projection heads")
+    beta2: float = _opt(0.999, "Adam beta2")
+    epochs: int = _opt(200, "total epochs (an epoch = max(|A|, |B|) images); ignored with --max-steps")
+    init_gain: float = _opt(0.02, "std of the normal weight init")
+
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = RunConfig.RESUMABLE_CHANGES | frozenset({"epochs"})
+
+    # The generator and data fields mean what they mean for CycleGAN: the same methods.
+    generator_config = TrainConfig.generator_config
+    domain_dirs = TrainConfig.domain_dirs
+    test_dirs = TrainConfig.test_dirs
+
+    def nce_weight(self) -> float:
+        if self.lambda_nce is not None:
+            return self.lambda_nce
+        return 10.0 if self.fast else 1.0
+
+    def identity_nce(self) -> bool:
+        return self.nce_idt if self.nce_idt is not None else not self.fast
+
+    def validate(self) -> None:
+        super().validate()
+        if self.decoder_norm != "instance" and PRESETS[self.generator].arch not in ("lite", "lite_hq"):
+            raise StyleCamError(f"--decoder-norm is for the lite generators, not {self.generator}")
+        if self.nce_patches < 1 or self.nce_dim < 1 or self.nce_temperature <= 0:
+            raise StyleCamError("--nce-patches and --nce-dim must be >= 1, --nce-temperature > 0")

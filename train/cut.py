@@ -1,0 +1,303 @@
+"""`python -m train.cut --dataroot DIR ...`: CUT and FastCUT (Park et al. 2020, "Contrastive
+Learning for Unpaired Image-to-Image Translation"), one-sided photo -> style training.
+
+One generator and one 70x70 PatchGAN (LSGAN), no cycle: the content is kept by PatchNCE, a
+contrastive loss on the generator's own encoder features. A patch of the output, encoded again by
+the generator, must match the input patch at the same place (positive) better than 255 other
+patches of the same image (negatives), each through a small 2-layer MLP head per layer, 256
+patches per layer, temperature 0.07. The layers are the input pixels, the three ReLUs of the
+encoder (stem and both downsamplings) and the middle residual block.
+- CUT: lambda_nce 1, plus identity NCE (style images through the generator, as the paper's
+  idt term), the two NCE terms averaged;
+- FastCUT (--fast): lambda_nce 10, no identity NCE; one generator pass and one encoder pass a
+  step, against CycleGAN's six generator passes.
+Single process; the config base, resume path, run loop, checkpoint format and export are the
+CycleGAN trainer's (train/config.py, train/loop.py), so `--resume` and `python -m train.export`
+work as there (the exported generator is "G").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from models.discriminator import PatchDiscriminator
+from models.errors import StyleCamError
+from models.lite_generator import SeparableResBlock
+from models.registry import GeneratorConfig, create_generator
+from models.resnet_generator import ResnetBlock
+from train.checkpoint import CHECKPOINT_FORMAT, capture_rng, cpu_state_dict, restore_rng
+from train.config import CutConfig
+from train.data import StepBatchSampler, UnpairedDataset, scan_folder, steps_per_epoch
+from train.distributed import pick_device
+from train.loop import build_parser, cli, hardware_description, init_weights, lr_factor, run_loop, sync_schedule
+from train.losses import GAN_LOSSES
+from train.progress import save_grid
+from train.trainer import _data_info, _sample_batch
+
+__all__ = ["CutConfig", "CutTrainer", "EncoderTap", "main", "patch_nce", "run_cut"]
+
+BLOCK_TYPES = (ResnetBlock, SeparableResBlock)
+
+
+class _EnoughFeatures(Exception):
+    """Raised by the last hooked layer to end an encode-only pass."""
+
+
+def nce_layers(generator: nn.Module) -> list[nn.Module]:
+    """The modules whose outputs PatchNCE compares: the first three ReLUs (the stem and both
+    downsamplings of the lite and ResNet generators) and the middle residual block."""
+    relus = [m for m in generator.modules() if isinstance(m, nn.ReLU)][:3]
+    blocks = [m for m in generator.modules() if isinstance(m, BLOCK_TYPES)]
+    if len(relus) < 3 or not blocks:
+        raise StyleCamError(
+            f"{type(generator).__name__} has no encoder and residual trunk to take PatchNCE features from"
+        )
+    return [*relus, blocks[(len(blocks) - 1) // 2]]
+
+
+class EncoderTap:
+    """A generator's PatchNCE features: the input pixels plus the outputs of `nce_layers`,
+    collected by forward hooks only inside `run` and `encode` (samples and exports see none)."""
+
+    def __init__(self, generator: nn.Module) -> None:
+        self.generator = generator
+        self.layers = nce_layers(generator)
+        self._outputs: list[torch.Tensor] | None = None
+        self._stop_early = False
+        for layer in self.layers:
+            layer.register_forward_hook(self._hook)
+
+    def _hook(self, module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+        if self._outputs is None:
+            return
+        self._outputs.append(output)
+        if self._stop_early and module is self.layers[-1]:
+            raise _EnoughFeatures
+
+    @contextlib.contextmanager
+    def _collecting(self, stop_early: bool) -> Iterator[list[torch.Tensor]]:
+        self._outputs, self._stop_early = [], stop_early
+        try:
+            yield self._outputs
+        finally:
+            self._outputs, self._stop_early = None, False
+
+    def run(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The generator's output for `x` and its features."""
+        with self._collecting(stop_early=False) as feats:
+            out = self.generator(x)
+        return out, [x, *feats]
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Only the features of `x`: the pass stops at the last hooked layer (no decoder)."""
+        with self._collecting(stop_early=True) as feats, contextlib.suppress(_EnoughFeatures):
+            self.generator(x)
+        return [x, *feats]
+
+
+def projection_head(channels: int, dim: int) -> nn.Sequential:
+    """The paper's 2-layer MLP that maps a layer's C-channel patch to the NCE space."""
+    return nn.Sequential(nn.Linear(channels, dim), nn.ReLU(True), nn.Linear(dim, dim))
+
+
+def sample_patches(
+    feat: torch.Tensor, count: int, ids: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, C, H, W) -> (B, N, C) at N random positions shared by the batch, and those positions."""
+    flat = feat.flatten(2).transpose(1, 2)  # (B, HW, C)
+    if ids is None:
+        ids = torch.randperm(flat.shape[1], device=feat.device)[:count]
+    return flat[:, ids], ids
+
+
+def patch_nce(query: torch.Tensor, key: torch.Tensor, temperature: float) -> torch.Tensor:
+    """PatchNCE for (B, N, D) L2-normalised patch embeddings: each query must pick its own key
+    among the image's N keys (the other N - 1 are its negatives); cross-entropy, mean over
+    patches. The keys carry no gradient, as in the paper."""
+    scores = query @ key.detach().transpose(1, 2) / temperature  # (B, N, N), positives on the diagonal
+    b, n, _ = scores.shape
+    target = torch.arange(n, device=scores.device).repeat(b)
+    return F.cross_entropy(scores.reshape(b * n, n), target)
+
+
+class CutTrainer:
+    """Generator, discriminator, projection heads, optimisers and one CUT / FastCUT step."""
+
+    def __init__(self, config: CutConfig, total_steps: int, device: torch.device | str = "cpu") -> None:
+        self.config, self.total_steps, self.device = config, total_steps, torch.device(device)
+        self.gen_config: GeneratorConfig = config.generator_config()
+        torch.manual_seed(config.seed)
+        self.gen = init_weights(create_generator(self.gen_config), config.init_gain).to(self.device).train()
+        self.disc = init_weights(PatchDiscriminator(3, config.ndf, config.d_layers), config.init_gain)
+        self.disc = self.disc.to(self.device).train()
+        self.tap = EncoderTap(self.gen)
+        with torch.no_grad():
+            channels = [f.shape[1] for f in self.tap.encode(torch.zeros(1, 3, 32, 32, device=self.device))]
+        heads = nn.ModuleList([projection_head(c, config.nce_dim) for c in channels])
+        self.heads = init_weights(heads, config.init_gain).to(self.device).train()
+        self.models = {"G": self.gen, "D": self.disc, "F": self.heads}
+        betas = (config.beta1, config.beta2)
+        g_params = itertools.chain(self.gen.parameters(), self.heads.parameters())
+        self.optimizers = {
+            "G": torch.optim.Adam(g_params, config.lr, betas),
+            "D": torch.optim.Adam(self.disc.parameters(), config.lr, betas),
+        }
+        lam = self._lr_lambda
+        self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, lam) for k, o in self.optimizers.items()}
+        self.gan = GAN_LOSSES["lsgan"]
+        self.step, self.train_seconds, self.last_losses = 0, 0.0, {}
+
+    def _lr_lambda(self, step: int) -> float:
+        return lr_factor(step, self.total_steps, self.config.decay_fraction)
+
+    def lr(self) -> float:
+        return self.optimizers["G"].param_groups[0]["lr"]
+
+    # -- losses --------------------------------------------------------------------------
+    def nce_loss(self, out_feats: list[torch.Tensor], in_feats: list[torch.Tensor]) -> torch.Tensor:
+        """PatchNCE between the features of the outputs (queries) and of their inputs (keys),
+        averaged over the layers."""
+        cfg, total = self.config, torch.zeros((), device=self.device)
+        for head, q_feat, k_feat in zip(self.heads, out_feats, in_feats, strict=True):
+            k, ids = sample_patches(k_feat, cfg.nce_patches)
+            q, _ = sample_patches(q_feat, cfg.nce_patches, ids)
+            total = total + patch_nce(F.normalize(head(q), dim=-1), F.normalize(head(k), dim=-1), cfg.nce_temperature)
+        return total / len(out_feats)
+
+    # -- one step ------------------------------------------------------------------------
+    def train_step(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One generator (+ heads) update and one discriminator update; returns detached losses."""
+        cfg = self.config
+        real_a, real_b = real_a.to(self.device), real_b.to(self.device)
+        n, identity = len(real_a), cfg.identity_nce()
+        # CUT: photos and style images in one pass (instance norm is per image); G(B) is the identity.
+        out, in_feats = self.tap.run(torch.cat([real_a, real_b]) if identity else real_a)
+        out_feats = self.tap.encode(out)
+        fake_b = out[:n]
+
+        self.disc.requires_grad_(False)
+        loss_gan = self.gan.g(self.disc(fake_b)) * cfg.lambda_gan
+        loss_nce = self.nce_loss([f[:n] for f in out_feats], [f[:n] for f in in_feats])
+        loss_idt = torch.zeros((), device=self.device)
+        nce = loss_nce
+        if identity:
+            loss_idt = self.nce_loss([f[n:] for f in out_feats], [f[n:] for f in in_feats])
+            nce = 0.5 * (loss_nce + loss_idt)
+        loss_g = loss_gan + cfg.nce_weight() * nce
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.optimizers["G"].step()
+
+        self.disc.requires_grad_(True)
+        logits = self.disc(torch.cat([real_b, fake_b.detach()]))
+        loss_d = self.gan.d(logits[: len(real_b)], logits[len(real_b) :])
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.optimizers["D"].step()
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        self.step += 1
+        losses = {"D": loss_d, "G": loss_gan, "NCE": loss_nce, "NCE_idt": loss_idt}
+        return {k: v.detach() for k, v in losses.items()}
+
+    @torch.no_grad()
+    def translate(self, real_a: torch.Tensor, real_b: torch.Tensor) -> list[torch.Tensor]:
+        """Rows of a sample grid: photos, their translation, style images, their identity."""
+        real_a, real_b = real_a.to(self.device), real_b.to(self.device)
+        return [t.cpu() for t in (real_a, self.gen(real_a), real_b, self.gen(real_b))]
+
+    # -- state ---------------------------------------------------------------------------
+    def state_dict(self, extra: dict | None = None) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "kind": "cut",
+            "export_model": "G",
+            "config": self.config.to_dict(),
+            "generator_config": self.gen_config.to_dict(),
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "train_seconds": self.train_seconds,
+            "world_size": 1,
+            "last_losses": dict(self.last_losses),
+            "models": {name: cpu_state_dict(m) for name, m in self.models.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "rank_states": [{"rng": capture_rng(self.device)}],
+            **(extra or {}),
+        }
+
+    def load_state_dict(self, state: dict, source: str = "checkpoint") -> None:
+        saved = GeneratorConfig.from_dict(state["generator_config"])
+        if saved != self.gen_config:
+            raise StyleCamError(f"{source}: generator is {saved.describe()}, not {self.gen_config.describe()}")
+        for name, model in self.models.items():
+            try:
+                model.load_state_dict(state["models"][name])
+            except (RuntimeError, KeyError) as err:
+                first = str(err).strip().splitlines()[0][:160]
+                raise StyleCamError(f"{source}: {name} does not match this run's setup ({first})") from err
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        for k, s in self.schedulers.items():
+            s.load_state_dict(state["schedulers"][k])
+        self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
+        sync_schedule(self.schedulers, self.step, source)
+        self.last_losses = dict(state.get("last_losses", {}))
+        restore_rng(state["rank_states"][0]["rng"], self.device)
+
+
+# -- the run ---------------------------------------------------------------------------------
+def run_cut(
+    config: CutConfig, resume_state: dict | None = None, stop_at_step: int | None = None, quiet: bool = False
+) -> Path:
+    """Train (or continue) a CUT run to its end, the time budget or a stop request; returns the
+    run folder. `stop_at_step` stops early as an interruption would (tests)."""
+    config.validate()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = pick_device(config.device)
+    say = (lambda *a, **k: None) if quiet else print
+    a_dir, b_dir = config.domain_dirs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the summary below reports skipped files once
+        scan_a = scan_folder(a_dir, config.crop_size, "domain A")
+        scan_b = scan_folder(b_dir, config.crop_size, "domain B")
+    dataset = UnpairedDataset(scan_a.files, scan_b.files, config.load_size, config.crop_size, config.flip, config.seed)
+    per_epoch = steps_per_epoch(len(dataset), config.batch_size, 1)
+    total = config.max_steps if config.max_steps is not None else config.epochs * per_epoch
+    trainer = CutTrainer(config, total, device)
+    if resume_state is not None:
+        trainer.load_state_dict(resume_state, "resume checkpoint")
+    mode = "FastCUT" if config.fast else "CUT"
+    say(f"data: {scan_a.summary()}; {scan_b.summary()}")
+    say(f"{mode} run {config.run_dir()}: {trainer.gen_config.describe()}, lambda_nce {config.nce_weight()}, "
+        f"identity NCE {'on' if config.identity_nce() else 'off'}, crop {config.crop_size}, {total} steps "
+        f"({per_epoch}/epoch), {hardware_description(device)}, from step {trainer.step}")  # fmt: skip
+    loader = DataLoader(dataset, batch_sampler=StepBatchSampler(config.batch_size, trainer.step),
+                        generator=torch.Generator().manual_seed(config.seed))  # fmt: skip
+    samples = _sample_batch(config, scan_a.files, scan_b.files)
+    extra = {"hardware": hardware_description(device), "data": _data_info(scan_a, scan_b)}
+    run_loop(
+        trainer, config, total, iter(loader), lambda: trainer.state_dict(extra),
+        lambda path: save_grid(path, trainer.translate(*samples)), resumed=resume_state is not None,
+        device=device, epoch_length=len(dataset), stop_at_step=stop_at_step, quiet=quiet,
+    )  # fmt: skip
+    return config.run_dir()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser(CutConfig, "python -m train.cut", __doc__.splitlines()[0])
+    return cli(argv, parser, CutConfig, "cut", run_cut)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
