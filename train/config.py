@@ -304,6 +304,9 @@ class DistillConfig(RunConfig):
         0.0,
         "weight of the texture-energy prior: as much fine detail per 8x8 cell as the teacher's output (fine-tuning)",
     )
+    texture_levels: int = _opt(
+        1, "octaves the texture-energy prior compares (1 = the finest only; 2 adds the strokes a few pixels wide)"
+    )
     lambda_grid: float = _opt(
         0.0,
         "weight of the penalty on grid-locked period-4 patterns in the student's output "
@@ -333,8 +336,10 @@ class DistillConfig(RunConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.pixel_pool < 1 or self.consistency_shift < 0 or self.consistency_noise < 0:
-            raise StyleCamError("--pixel-pool must be >= 1, --consistency-shift and --consistency-noise >= 0")
+        if self.pixel_pool < 1 or self.texture_levels < 1 or self.consistency_shift < 0 or self.consistency_noise < 0:
+            raise StyleCamError(
+                "--pixel-pool and --texture-levels must be >= 1, --consistency-shift and --consistency-noise >= 0"
+            )
 
 
 # -- dataclass -> argparse ---------------------------------------------------------------

@@ -70,7 +70,9 @@ PRIORS: dict[str, Prior] = {
     # distillation and the webcam fine-tune (train/distill.py, train/webcam_losses.py)
     "structure": Prior("lambda_structure", lambda x: structure_loss(x.styled, x.photo)),
     "consistency": Prior("lambda_consistency", _consistency),
-    "texture": Prior("lambda_texture", lambda x: texture_energy_loss(x.styled, x.reference)),
+    "texture": Prior(
+        "lambda_texture", lambda x: texture_energy_loss(x.styled, x.reference, levels=x.config.texture_levels)
+    ),
 }
 
 

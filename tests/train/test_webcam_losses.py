@@ -1,5 +1,5 @@
-"""The webcam priors: structure keeping and transformation consistency, and the fine-tuning
-distillation that uses them."""
+"""The webcam priors: structure keeping, transformation consistency and texture energy, and the
+fine-tuning distillation that uses them."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from models.checkpoints import save_generator
 from models.registry import GeneratorConfig, create_generator
 from train.distill import DistillConfig, Distiller, load_teacher
 from train.trainer import init_weights
-from train.webcam_losses import structure_loss, transform_consistency
+from train.webcam_losses import structure_loss, texture_energy_loss, transform_consistency
 
 from .conftest import SHARED_DATA
 
@@ -61,6 +61,19 @@ def test_structure_loss_ignores_flat_regions() -> None:
     torch.manual_seed(2)
     painted[..., :24, :] += 0.3 * torch.rand(1, 1, 24, 96)  # strokes in the flat top (a sky)
     assert float(structure_loss(painted, x)) < 0.15
+
+
+def test_texture_energy_charges_lost_strokes_and_its_second_octave_the_wider_ones() -> None:
+    """Strokes 3 px wide (a period-6 pattern) are mostly beyond the 3x3 detail of the finest octave;
+    the second octave sees them. Where the strokes sit does not matter, only that they are there."""
+    x = _photo()
+    columns = torch.arange(x.shape[-1])
+    strokes = (x + 0.3 * ((columns // 3) % 2 * 2 - 1).float()).clamp(-1, 1)
+    moved = torch.roll(strokes, 3, dims=3)  # the same strokes, half a period over
+    assert float(texture_energy_loss(strokes, strokes, levels=2)) == 0.0
+    fine, both = (float(texture_energy_loss(x, strokes, levels=n)) for n in (1, 2))
+    assert both > 1.5 * fine > 0, (fine, both)
+    assert float(texture_energy_loss(moved, strokes, levels=2)) < 0.1 * both
 
 
 def test_transform_consistency_is_zero_for_a_shift_equivariant_map() -> None:
