@@ -304,6 +304,11 @@ class DistillConfig(RunConfig):
         0.0,
         "weight of the texture-energy prior: as much fine detail per 8x8 cell as the teacher's output (fine-tuning)",
     )
+    lambda_nce: float = _opt(
+        0.0,
+        "weight of PatchNCE between the photo and the student's output, on the student's own encoder "
+        "features (train/patch_nce.py; CUT's content term): keeps faces where gradients alone do not",
+    )
     texture_levels: int = _opt(
         1, "octaves the texture-energy prior compares (1 = the finest only; 2 adds the strokes a few pixels wide)"
     )

@@ -18,115 +18,27 @@ work as there (the exported generator is "G").
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 from torch.utils.data import DataLoader
 
 from models.discriminator import PatchDiscriminator
 from models.errors import StyleCamError
-from models.lite_generator import SeparableResBlock
 from models.registry import GeneratorConfig, create_generator
-from models.resnet_generator import ResnetBlock
 from train.checkpoint import CHECKPOINT_FORMAT, capture_rng, cpu_state_dict, restore_rng
 from train.config import CutConfig
 from train.data import StepBatchSampler, UnpairedDataset, scan_folder, steps_per_epoch
 from train.distributed import pick_device
 from train.loop import build_parser, cli, hardware_description, init_weights, lr_factor, run_loop, sync_schedule
 from train.losses import GAN_LOSSES
+from train.patch_nce import EncoderTap, PatchNCE, feature_channels
 from train.progress import save_grid
 from train.trainer import _data_info, _sample_batch
 
-__all__ = ["CutConfig", "CutTrainer", "EncoderTap", "main", "patch_nce", "run_cut"]
-
-BLOCK_TYPES = (ResnetBlock, SeparableResBlock)
-
-
-class _EnoughFeatures(Exception):
-    """Raised by the last hooked layer to end an encode-only pass."""
-
-
-def nce_layers(generator: nn.Module) -> list[nn.Module]:
-    """The modules whose outputs PatchNCE compares: the first three ReLUs (the stem and both
-    downsamplings of the lite and ResNet generators) and the middle residual block."""
-    relus = [m for m in generator.modules() if isinstance(m, nn.ReLU)][:3]
-    blocks = [m for m in generator.modules() if isinstance(m, BLOCK_TYPES)]
-    if len(relus) < 3 or not blocks:
-        raise StyleCamError(
-            f"{type(generator).__name__} has no encoder and residual trunk to take PatchNCE features from"
-        )
-    return [*relus, blocks[(len(blocks) - 1) // 2]]
-
-
-class EncoderTap:
-    """A generator's PatchNCE features: the input pixels plus the outputs of `nce_layers`,
-    collected by forward hooks only inside `run` and `encode` (samples and exports see none)."""
-
-    def __init__(self, generator: nn.Module) -> None:
-        self.generator = generator
-        self.layers = nce_layers(generator)
-        self._outputs: list[torch.Tensor] | None = None
-        self._stop_early = False
-        for layer in self.layers:
-            layer.register_forward_hook(self._hook)
-
-    def _hook(self, module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-        if self._outputs is None:
-            return
-        self._outputs.append(output)
-        if self._stop_early and module is self.layers[-1]:
-            raise _EnoughFeatures
-
-    @contextlib.contextmanager
-    def _collecting(self, stop_early: bool) -> Iterator[list[torch.Tensor]]:
-        self._outputs, self._stop_early = [], stop_early
-        try:
-            yield self._outputs
-        finally:
-            self._outputs, self._stop_early = None, False
-
-    def run(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The generator's output for `x` and its features."""
-        with self._collecting(stop_early=False) as feats:
-            out = self.generator(x)
-        return out, [x, *feats]
-
-    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Only the features of `x`: the pass stops at the last hooked layer (no decoder)."""
-        with self._collecting(stop_early=True) as feats, contextlib.suppress(_EnoughFeatures):
-            self.generator(x)
-        return [x, *feats]
-
-
-def projection_head(channels: int, dim: int) -> nn.Sequential:
-    """The paper's 2-layer MLP that maps a layer's C-channel patch to the NCE space."""
-    return nn.Sequential(nn.Linear(channels, dim), nn.ReLU(True), nn.Linear(dim, dim))
-
-
-def sample_patches(
-    feat: torch.Tensor, count: int, ids: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, C, H, W) -> (B, N, C) at N random positions shared by the batch, and those positions."""
-    flat = feat.flatten(2).transpose(1, 2)  # (B, HW, C)
-    if ids is None:
-        ids = torch.randperm(flat.shape[1], device=feat.device)[:count]
-    return flat[:, ids], ids
-
-
-def patch_nce(query: torch.Tensor, key: torch.Tensor, temperature: float) -> torch.Tensor:
-    """PatchNCE for (B, N, D) L2-normalised patch embeddings: each query must pick its own key
-    among the image's N keys (the other N - 1 are its negatives); cross-entropy, mean over
-    patches. The keys carry no gradient, as in the paper."""
-    scores = query @ key.detach().transpose(1, 2) / temperature  # (B, N, N), positives on the diagonal
-    b, n, _ = scores.shape
-    target = torch.arange(n, device=scores.device).repeat(b)
-    return F.cross_entropy(scores.reshape(b * n, n), target)
+__all__ = ["CutConfig", "CutTrainer", "main", "run_cut"]
 
 
 class CutTrainer:
@@ -140,10 +52,9 @@ class CutTrainer:
         self.disc = init_weights(PatchDiscriminator(3, config.ndf, config.d_layers), config.init_gain)
         self.disc = self.disc.to(self.device).train()
         self.tap = EncoderTap(self.gen)
-        with torch.no_grad():
-            channels = [f.shape[1] for f in self.tap.encode(torch.zeros(1, 3, 32, 32, device=self.device))]
-        heads = nn.ModuleList([projection_head(c, config.nce_dim) for c in channels])
-        self.heads = init_weights(heads, config.init_gain).to(self.device).train()
+        channels = feature_channels(self.tap, self.device)
+        self.nce = PatchNCE(channels, config.nce_dim, config.nce_patches, config.nce_temperature)
+        self.heads = init_weights(self.nce.heads, config.init_gain).to(self.device).train()
         self.models = {"G": self.gen, "D": self.disc, "F": self.heads}
         betas = (config.beta1, config.beta2)
         g_params = itertools.chain(self.gen.parameters(), self.heads.parameters())
@@ -166,12 +77,7 @@ class CutTrainer:
     def nce_loss(self, out_feats: list[torch.Tensor], in_feats: list[torch.Tensor]) -> torch.Tensor:
         """PatchNCE between the features of the outputs (queries) and of their inputs (keys),
         averaged over the layers."""
-        cfg, total = self.config, torch.zeros((), device=self.device)
-        for head, q_feat, k_feat in zip(self.heads, out_feats, in_feats, strict=True):
-            k, ids = sample_patches(k_feat, cfg.nce_patches)
-            q, _ = sample_patches(q_feat, cfg.nce_patches, ids)
-            total = total + patch_nce(F.normalize(head(q), dim=-1), F.normalize(head(k), dim=-1), cfg.nce_temperature)
-        return total / len(out_feats)
+        return self.nce(out_feats, in_feats)
 
     # -- one step ------------------------------------------------------------------------
     def train_step(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -8,7 +8,9 @@ Losses on the teacher's output y_t = T(x) for photos x:
 - adversarial (LSGAN): a PatchGAN tells teacher outputs (real) from student outputs x lambda_gan (1);
 - the webcam priors of train/webcam_losses.py (through train/priors.py): structure keeping x
   lambda_structure, transformation consistency x lambda_consistency and texture energy x
-  lambda_texture (0 = off), and the grid-pattern penalty of train/stride_pattern.py x lambda_grid.
+  lambda_texture (0 = off), and the grid-pattern penalty of train/stride_pattern.py x lambda_grid;
+- PatchNCE (CUT's content term, train/patch_nce.py) between the photo and the student's output on
+  the student's own encoder features x lambda_nce (0 = off).
 With --fine-tune the student starts as a copy of the teacher (a library style, palette map and
 colour guard included): that is how a shipped style is retrained to keep faces and hold still,
 with the pixel loss on --pixel-pool-averaged images so it keeps the style's colours and leaves
@@ -43,6 +45,7 @@ from train.data import SingleDomainDataset, StepBatchSampler, load_center, scan_
 from train.distributed import pick_device
 from train.loop import build_parser, cli, hardware_description, init_weights, lr_factor, run_loop, sync_schedule
 from train.losses import GAN_LOSSES
+from train.patch_nce import EncoderTap, PatchNCE, feature_channels
 from train.priors import PriorInputs, weighted_priors
 from train.progress import save_grid
 from train.run_state import run_generators
@@ -126,10 +129,17 @@ class Distiller:
                 for adapter in self.adapters:
                     adapter.weight.copy_(torch.eye(adapter.out_channels).view_as(adapter.weight))
                     adapter.bias.zero_()
+        self.nce_tap, self.nce = None, None
+        if config.lambda_nce > 0:
+            self.nce_tap = EncoderTap(self.student)
+            self.nce = init_weights(PatchNCE(feature_channels(self.nce_tap, self.device))).to(self.device).train()
+            self.student_tap.take()  # the probe's trunk features
         self.disc = init_weights(PatchDiscriminator(3, config.ndf)).to(self.device).train()
         betas = (config.beta1, 0.999)
+        heads = self.nce.parameters() if self.nce is not None else ()
+        trained = itertools.chain(self.student.parameters(), self.adapters.parameters(), heads)
         self.opt_s = torch.optim.Adam(
-            [p for p in itertools.chain(self.student.parameters(), self.adapters.parameters()) if p.requires_grad],
+            [p for p in trained if p.requires_grad],
             config.lr,
             betas,
         )
@@ -156,7 +166,7 @@ class Distiller:
         with torch.no_grad():
             target = self.teacher(x)
             t_feats = self.teacher_tap.take()
-        out = self.student(x)
+        out, in_feats = self.nce_tap.run(x) if self.nce_tap is not None else (self.student(x), None)
         s_feats = self.student_tap.take()
         pool = cfg.pixel_pool
         loss_pixel = F.l1_loss(F.avg_pool2d(out, pool), F.avg_pool2d(target, pool)) * cfg.lambda_pixel
@@ -166,8 +176,11 @@ class Distiller:
             photo=x, styled=out, config=cfg, reference=target, generator=self.student, rng=self.priors_rng
         )
         priors = weighted_priors(cfg, inputs, self.device)
-        self.student_tap.take()  # a prior's second forward (consistency) is not distilled
-        loss_s = loss_pixel + loss_feat + sum(priors.values())
+        loss_nce = torch.zeros((), device=self.device)
+        if self.nce is not None:
+            loss_nce = self.nce(self.nce_tap.encode(out), in_feats) * cfg.lambda_nce
+        self.student_tap.take()  # a prior's second forward (consistency) and the NCE encoding are not distilled
+        loss_s = loss_pixel + loss_feat + loss_nce + sum(priors.values())
         loss_g = loss_d = torch.zeros((), device=self.device)
         if cfg.lambda_gan > 0:
             self.disc.requires_grad_(False)
@@ -186,7 +199,7 @@ class Distiller:
         for scheduler in self._stepped_schedulers().values():
             scheduler.step()
         self.step += 1
-        losses = {"pixel": loss_pixel, "feature": loss_feat, **priors, "G": loss_g, "D": loss_d}
+        losses = {"pixel": loss_pixel, "feature": loss_feat, **priors, "nce": loss_nce, "G": loss_g, "D": loss_d}
         return {k: v.detach() for k, v in losses.items()}
 
     def state_dict(self, extra: dict) -> dict:
@@ -205,6 +218,7 @@ class Distiller:
                 "student": cpu_state_dict(self.student),
                 "adapters": cpu_state_dict(self.adapters),
                 "D": cpu_state_dict(self.disc),
+                **({"nce": cpu_state_dict(self.nce)} if self.nce is not None else {}),
             },
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
@@ -220,7 +234,9 @@ class Distiller:
             self.student.load_state_dict(state["models"]["student"])
             self.adapters.load_state_dict(state["models"]["adapters"])
             self.disc.load_state_dict(state["models"]["D"])
-        except RuntimeError as err:
+            if self.nce is not None:
+                self.nce.load_state_dict(state["models"]["nce"])
+        except (RuntimeError, KeyError) as err:
             raise StyleCamError(f"{source} does not match this distillation setup ({str(err)[:160]})") from err
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])

@@ -11,9 +11,10 @@ from models.registry import GeneratorConfig
 from models.style_library import StyleLibrary
 from train.checkpoint import load_checkpoint
 from train.config import CutConfig
-from train.cut import CutTrainer, patch_nce, run_cut
+from train.cut import CutTrainer, run_cut
 from train.cut import main as cut_main
 from train.export import main as export_main
+from train.patch_nce import patch_nce
 
 
 def _config(dataroot: Path, out: Path, **kw: object) -> CutConfig:

@@ -119,7 +119,11 @@ def _lite_style(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("priors", [{"lambda_structure": 1.0}, {"lambda_consistency": 10.0}])
+@pytest.mark.parametrize(
+    "priors",
+    [{"lambda_structure": 1.0}, {"lambda_consistency": 10.0}, {"lambda_nce": 1.0},
+     {"lambda_texture": 1.0, "texture_levels": 2, "lambda_grid": 10.0}],
+)  # fmt: skip
 def test_fine_tune_starts_from_the_teacher_and_trains_with_the_priors(
     dataroot: Path, tmp_path: Path, priors: dict
 ) -> None:
@@ -140,8 +144,29 @@ def test_fine_tune_starts_from_the_teacher_and_trains_with_the_priors(
     palette_before = d.student.palette.weight.clone()
     steps = [d.train_step(x) for _ in range(4)]
     assert all(math.isfinite(float(v)) for s in steps for v in s.values())
-    name = "structure" if "lambda_structure" in priors else "consistency"
-    assert float(steps[-1][name]) > 0
+    weighted = {"lambda_structure": "structure", "lambda_consistency": "consistency", "lambda_nce": "nce",
+                "lambda_grid": "grid"}  # fmt: skip
+    assert all(float(steps[-1][weighted[k]]) > 0 for k in priors if k in weighted)
     assert torch.equal(d.student.palette.weight, palette_before)  # fitted after training, never trained
     with torch.no_grad():
         assert not torch.equal(d.student(x), d.teacher(x))
+
+
+def test_a_fine_tune_with_patch_nce_saves_its_heads_and_resumes(dataroot: Path, tmp_path: Path) -> None:
+    from train.checkpoint import load_checkpoint
+    from train.distill import run_distill
+
+    teacher_path = _lite_style(tmp_path / "style.safetensors")
+    config = DistillConfig(
+        teacher=str(teacher_path), dataroot=str(dataroot), out=str(tmp_path / "run"), fine_tune=True, ndf=8,
+        load_size=36, crop_size=32, max_steps=3, lambda_nce=1.0, export=False, device="cpu",
+    )  # fmt: skip
+    run_distill(config, quiet=True)
+    state = load_checkpoint(tmp_path / "run")
+    assert "nce" in state["models"] and state["step"] == 3
+    teacher, teacher_config = load_teacher(str(teacher_path))
+    resumed = Distiller(DistillConfig.from_dict({**state["config"], "max_steps": 5}), teacher, "cpu", teacher_config)
+    resumed.load_state_dict(state)
+    assert resumed.step == 3
+    heads = resumed.nce.state_dict()
+    assert all(torch.equal(heads[k], v) for k, v in state["models"]["nce"].items())
