@@ -67,9 +67,12 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
             "lambda_structure",
             "lambda_consistency",
             "lambda_texture",
+            "lambda_nce",
         )
         if cfg.get(k)
     }
+    if cfg.get("texture_levels", 1) > 1:
+        priors["texture_levels"] = cfg["texture_levels"]  # the texture prior's octaves, when not the finest only
     if priors.get("lambda_spike") and cfg.get("spike_sigma", DEFAULT_SIGMA) != DEFAULT_SIGMA:
         priors["spike_sigma"] = cfg["spike_sigma"]  # the penalty's threshold, when not the default
     if priors:
