@@ -30,13 +30,12 @@ from models.errors import StyleCamError
 from models.registry import GeneratorConfig, create_generator
 from train.checkpoint import CHECKPOINT_FORMAT, capture_rng, cpu_state_dict, restore_rng
 from train.config import CutConfig
-from train.data import StepBatchSampler, UnpairedDataset, scan_folder, steps_per_epoch
+from train.data import StepBatchSampler, UnpairedDataset, sample_batch, scan_folder, steps_per_epoch, unpaired_data_info
 from train.distributed import pick_device
 from train.loop import build_parser, cli, hardware_description, init_weights, lr_factor, run_loop, sync_schedule
 from train.losses import GAN_LOSSES
 from train.patch_nce import EncoderTap, PatchNCE, feature_channels
 from train.progress import save_grid
-from train.trainer import _data_info, _sample_batch
 
 __all__ = ["CutConfig", "CutTrainer", "main", "run_cut"]
 
@@ -190,8 +189,8 @@ def run_cut(
         f"({per_epoch}/epoch), {hardware_description(device)}, from step {trainer.step}")  # fmt: skip
     loader = DataLoader(dataset, batch_sampler=StepBatchSampler(config.batch_size, trainer.step),
                         generator=torch.Generator().manual_seed(config.seed))  # fmt: skip
-    samples = _sample_batch(config, scan_a.files, scan_b.files)
-    extra = {"hardware": hardware_description(device), "data": _data_info(scan_a, scan_b)}
+    samples = sample_batch(config.test_dirs(), config.crop_size, scan_a.files, scan_b.files)
+    extra = {"hardware": hardware_description(device), "data": unpaired_data_info(scan_a, scan_b)}
     run_loop(
         trainer, config, total, iter(loader), lambda: trainer.state_dict(extra),
         lambda path: save_grid(path, trainer.translate(*samples)), resumed=resume_state is not None,

@@ -210,3 +210,33 @@ class SingleDomainDataset(UnpairedDataset):
 
     def __getitem__(self, i: int) -> torch.Tensor:  # type: ignore[override]
         return self._augment(self.files_a[self._a_index(i)], np.random.default_rng([self.seed, i, 0]))
+
+
+SAMPLE_COUNT = 4  # images per domain in a run's sample grids
+
+
+def sample_batch(
+    test_dirs: tuple[Path, Path] | None, crop_size: int, files_a: tuple, files_b: tuple
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A few fixed images of each domain (from the test folders when there are any), spread over
+    the sorted files, shown in a run's sample grids every --sample-every steps."""
+    if test_dirs is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            files_a, files_b = scan_folder(test_dirs[0]).files, scan_folder(test_dirs[1]).files
+    size = max(256, crop_size)
+    pick = lambda files: [files[i * len(files) // SAMPLE_COUNT] for i in range(min(SAMPLE_COUNT, len(files)))]  # noqa: E731
+    a = torch.stack([load_center(p, size, size) for p in pick(files_a)])
+    b = torch.stack([load_center(p, size, size) for p in pick(files_b)])
+    n = min(len(a), len(b))
+    return a[:n], b[:n]
+
+
+def unpaired_data_info(scan_a: FolderScan, scan_b: FolderScan) -> dict:
+    """What a checkpoint records of its two domains: the folders and how many images each held."""
+    return {
+        "domain_a": str(scan_a.folder),
+        "domain_b": str(scan_b.folder),
+        "images_a": len(scan_a.files),
+        "images_b": len(scan_b.files),
+    }

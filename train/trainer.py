@@ -27,7 +27,14 @@ from models.errors import StyleCamError
 from models.registry import GeneratorConfig, create_generator
 from train.checkpoint import CHECKPOINT_FORMAT, capture_rng, cpu_state_dict, restore_rng
 from train.config import TrainConfig
-from train.data import StepBatchSampler, UnpairedDataset, load_center, scan_folder, steps_per_epoch
+from train.data import (
+    StepBatchSampler,
+    UnpairedDataset,
+    sample_batch,
+    scan_folder,
+    steps_per_epoch,
+    unpaired_data_info,
+)
 from train.distributed import DistInfo, cleanup, gather_objects, init_distributed, wait_for_all
 from train.ema import WeightEMA
 from train.image_pool import ImagePool
@@ -45,8 +52,6 @@ from train.losses import GAN_LOSSES, gradient_penalty
 from train.priors import PriorInputs, weighted_priors
 from train.progress import save_grid
 from train.spike_penalty import SpikePenalty
-
-SAMPLE_COUNT = 4
 
 
 def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
@@ -361,8 +366,8 @@ def _run(
         persistent_workers=workers > 0,
         generator=torch.Generator().manual_seed(config.seed),  # never draws from the global RNG
     )
-    samples = _sample_batch(config, scan_a.files, scan_b.files)
-    extra = {"hardware": hardware_description(device, info.world_size), "data": _data_info(scan_a, scan_b)}
+    samples = sample_batch(config.test_dirs(), config.crop_size, scan_a.files, scan_b.files)
+    extra = {"hardware": hardware_description(device, info.world_size), "data": unpaired_data_info(scan_a, scan_b)}
 
     def checkpoint() -> dict | None:
         states = gather_objects(trainer.rank_state(), info)
@@ -375,30 +380,6 @@ def _run(
         stop_at_step=stop_at_step, quiet=quiet,
     )  # fmt: skip
     return run_dir
-
-
-def _sample_batch(config: TrainConfig, files_a: tuple, files_b: tuple) -> tuple[torch.Tensor, torch.Tensor]:
-    """A few fixed images (test folders when present) shown every --sample-every steps."""
-    tests = config.test_dirs()
-    if tests is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            files_a, files_b = scan_folder(tests[0]).files, scan_folder(tests[1]).files
-    size = max(256, config.crop_size)
-    pick = lambda files: [files[i * len(files) // SAMPLE_COUNT] for i in range(min(SAMPLE_COUNT, len(files)))]  # noqa: E731
-    a = torch.stack([load_center(p, size, size) for p in pick(files_a)])
-    b = torch.stack([load_center(p, size, size) for p in pick(files_b)])
-    n = min(len(a), len(b))
-    return a[:n], b[:n]
-
-
-def _data_info(scan_a: object, scan_b: object) -> dict:
-    return {
-        "domain_a": str(scan_a.folder),
-        "domain_b": str(scan_b.folder),
-        "images_a": len(scan_a.files),
-        "images_b": len(scan_b.files),
-    }
 
 
 # -- command line ----------------------------------------------------------------------------
