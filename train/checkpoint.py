@@ -75,6 +75,24 @@ def resolve_checkpoint(path: Path | str) -> Path:
     return path
 
 
+def restore_models(models: dict[str, torch.nn.Module], state: dict, source: str, what: str = "setup") -> None:
+    """Load each named module from `state["models"]`; a missing or mismatched one is one clear error."""
+    for name, model in models.items():
+        try:
+            model.load_state_dict(state["models"][name])
+        except (RuntimeError, KeyError) as err:
+            first = str(err).strip().splitlines()[0][:160]
+            raise StyleCamError(f"{source}: {name} does not match this run's {what} ({first})") from err
+
+
+def restore_optimizers(optimizers: dict, schedulers: dict, state: dict) -> None:
+    """Load the optimisers' and LR schedulers' states, by name."""
+    for key, opt in optimizers.items():
+        opt.load_state_dict(state["optimizers"][key])
+    for key, sched in schedulers.items():
+        sched.load_state_dict(state["schedulers"][key])
+
+
 def capture_rng(device: torch.device) -> dict:
     """The global torch RNG states (CPU, and this process's CUDA device) as tensors."""
     state = {"cpu": torch.get_rng_state()}

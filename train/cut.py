@@ -28,7 +28,14 @@ from torch.utils.data import DataLoader
 from models.discriminator import PatchDiscriminator
 from models.errors import StyleCamError
 from models.registry import GeneratorConfig, create_generator
-from train.checkpoint import CHECKPOINT_FORMAT, capture_rng, cpu_state_dict, restore_rng
+from train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    capture_rng,
+    cpu_state_dict,
+    restore_models,
+    restore_optimizers,
+    restore_rng,
+)
 from train.config import CutConfig
 from train.data import StepBatchSampler, UnpairedDataset, sample_batch, scan_folder, steps_per_epoch, unpaired_data_info
 from train.distributed import pick_device
@@ -144,16 +151,8 @@ class CutTrainer:
         saved = GeneratorConfig.from_dict(state["generator_config"])
         if saved != self.gen_config:
             raise StyleCamError(f"{source}: generator is {saved.describe()}, not {self.gen_config.describe()}")
-        for name, model in self.models.items():
-            try:
-                model.load_state_dict(state["models"][name])
-            except (RuntimeError, KeyError) as err:
-                first = str(err).strip().splitlines()[0][:160]
-                raise StyleCamError(f"{source}: {name} does not match this run's setup ({first})") from err
-        for k, o in self.optimizers.items():
-            o.load_state_dict(state["optimizers"][k])
-        for k, s in self.schedulers.items():
-            s.load_state_dict(state["schedulers"][k])
+        restore_models(self.models, state, source)
+        restore_optimizers(self.optimizers, self.schedulers, state)
         self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
         sync_schedule(self.schedulers, self.step, source)
         self.last_losses = dict(state.get("last_losses", {}))

@@ -39,7 +39,15 @@ from models.lite_generator import SeparableResBlock
 from models.registry import GeneratorConfig, create_generator
 from models.resnet_generator import ResnetBlock
 from models.style_library import StyleLibrary
-from train.checkpoint import CHECKPOINT_FORMAT, capture_rng, cpu_state_dict, load_checkpoint, restore_rng
+from train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    capture_rng,
+    cpu_state_dict,
+    load_checkpoint,
+    restore_models,
+    restore_optimizers,
+    restore_rng,
+)
 from train.config import DistillConfig
 from train.data import SingleDomainDataset, StepBatchSampler, load_center, scan_folder
 from train.distributed import pick_device
@@ -230,18 +238,10 @@ class Distiller:
         saved = GeneratorConfig.from_dict(state["generator_config"])
         if saved != self.student_config:
             raise StyleCamError(f"{source}: student is {saved.describe()}, not {self.student_config.describe()}")
-        try:
-            self.student.load_state_dict(state["models"]["student"])
-            self.adapters.load_state_dict(state["models"]["adapters"])
-            self.disc.load_state_dict(state["models"]["D"])
-            if self.nce is not None:
-                self.nce.load_state_dict(state["models"]["nce"])
-        except (RuntimeError, KeyError) as err:
-            raise StyleCamError(f"{source} does not match this distillation setup ({str(err)[:160]})") from err
-        for k, o in self.optimizers.items():
-            o.load_state_dict(state["optimizers"][k])
-        for k, s in self.schedulers.items():
-            s.load_state_dict(state["schedulers"][k])
+        models = {"student": self.student, "adapters": self.adapters, "D": self.disc}
+        restore_models({**models, **({"nce": self.nce} if self.nce is not None else {})}, state, source,
+                       "distillation setup")  # fmt: skip
+        restore_optimizers(self.optimizers, self.schedulers, state)
         self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
         sync_schedule(self._stepped_schedulers(), self.step, source)
         self.last_losses = dict(state.get("last_losses", {}))

@@ -25,7 +25,14 @@ from torchvision.transforms.v2.functional import gaussian_blur
 from models.discriminator import PatchDiscriminator
 from models.errors import StyleCamError
 from models.registry import GeneratorConfig, create_generator
-from train.checkpoint import CHECKPOINT_FORMAT, capture_rng, cpu_state_dict, restore_rng
+from train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    capture_rng,
+    cpu_state_dict,
+    restore_models,
+    restore_optimizers,
+    restore_rng,
+)
 from train.config import TrainConfig
 from train.data import (
     StepBatchSampler,
@@ -269,16 +276,8 @@ class CycleGANTrainer:
                 f"{source} was trained with generator {saved.describe()}, not {self.gen_config.describe()}; "
                 "resume without --generator/--ngf/--n-blocks/--decoder-norm or start a new run"
             )
-        for name, model in self.models.items():
-            try:
-                model.load_state_dict(state["models"][name])
-            except (RuntimeError, KeyError) as err:
-                first = str(err).strip().splitlines()[0][:160]
-                raise StyleCamError(f"{source}: {name} does not match this run's architecture ({first})") from err
-        for key, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][key])
-        for key, sched in self.schedulers.items():
-            sched.load_state_dict(state["schedulers"][key])
+        restore_models(self.models, state, source, "architecture")
+        restore_optimizers(self.optimizers, self.schedulers, state)
         for key, scaler in self.scalers.items():
             if state["scalers"].get(key):
                 scaler.load_state_dict(state["scalers"][key])
