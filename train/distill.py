@@ -210,6 +210,11 @@ class Distiller:
         losses = {"pixel": loss_pixel, "feature": loss_feat, **priors, "nce": loss_nce, "G": loss_g, "D": loss_d}
         return {k: v.detach() for k, v in losses.items()}
 
+    def trained_modules(self) -> dict[str, nn.Module]:
+        """What a checkpoint stores and a resume loads, by name (PatchNCE's heads when it is on)."""
+        modules = {"student": self.student, "adapters": self.adapters, "D": self.disc}
+        return {**modules, "nce": self.nce} if self.nce is not None else modules
+
     def state_dict(self, extra: dict) -> dict:
         return {
             "format": CHECKPOINT_FORMAT,
@@ -222,12 +227,7 @@ class Distiller:
             "train_seconds": self.train_seconds,
             "world_size": 1,
             "last_losses": dict(self.last_losses),
-            "models": {
-                "student": cpu_state_dict(self.student),
-                "adapters": cpu_state_dict(self.adapters),
-                "D": cpu_state_dict(self.disc),
-                **({"nce": cpu_state_dict(self.nce)} if self.nce is not None else {}),
-            },
+            "models": {name: cpu_state_dict(m) for name, m in self.trained_modules().items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "rank_states": [{"rng": capture_rng(self.device), "priors_rng": self.priors_rng.get_state()}],
@@ -238,9 +238,7 @@ class Distiller:
         saved = GeneratorConfig.from_dict(state["generator_config"])
         if saved != self.student_config:
             raise StyleCamError(f"{source}: student is {saved.describe()}, not {self.student_config.describe()}")
-        models = {"student": self.student, "adapters": self.adapters, "D": self.disc}
-        restore_models({**models, **({"nce": self.nce} if self.nce is not None else {})}, state, source,
-                       "distillation setup")  # fmt: skip
+        restore_models(self.trained_modules(), state, source, "distillation setup")
         restore_optimizers(self.optimizers, self.schedulers, state)
         self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
         sync_schedule(self._stepped_schedulers(), self.step, source)
