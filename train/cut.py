@@ -2,11 +2,8 @@
 Learning for Unpaired Image-to-Image Translation"), one-sided photo -> style training.
 
 One generator and one 70x70 PatchGAN (LSGAN), no cycle: the content is kept by PatchNCE, a
-contrastive loss on the generator's own encoder features. A patch of the output, encoded again by
-the generator, must match the input patch at the same place (positive) better than 255 other
-patches of the same image (negatives), each through a small 2-layer MLP head per layer, 256
-patches per layer, temperature 0.07. The layers are the input pixels, the three ReLUs of the
-encoder (stem and both downsamplings) and the middle residual block.
+contrastive loss on the generator's own encoder features (train/patch_nce.py: 256 patches per
+layer, 2-layer MLP heads, temperature 0.07).
 - CUT: lambda_nce 1, plus identity NCE (style images through the generator, as the paper's
   idt term), the two NCE terms averaged;
 - FastCUT (--fast): lambda_nce 10, no identity NCE; one generator pass and one encoder pass a
