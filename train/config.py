@@ -409,6 +409,10 @@ class CutConfig(RunConfig):
     nce_patches: int = _opt(256, "patches sampled per layer and image for PatchNCE")
     nce_temperature: float = _opt(0.07, "PatchNCE softmax temperature")
     nce_dim: int = _opt(256, "width of the PatchNCE projection heads")
+    init: str | None = _opt(
+        None, "start the generator as this style (library name, weights file or run folder): fine-tune it"
+    )
+    lambda_grid: float = _opt(0.0, "weight of the penalty on grid-locked period-4 patterns (train/stride_pattern.py)")
     beta2: float = _opt(0.999, "Adam beta2")
     epochs: int = _opt(200, "total epochs (an epoch = max(|A|, |B|) images); ignored with --max-steps")
     init_gain: float = _opt(0.02, "std of the normal weight init")

@@ -8,6 +8,8 @@ layer, 2-layer MLP heads, temperature 0.07).
   idt term), the two NCE terms averaged;
 - FastCUT (--fast): lambda_nce 10, no identity NCE; one generator pass and one encoder pass a
   step, against CycleGAN's six generator passes.
+`--init STYLE` starts the generator as a finished style (a library name, weights file or run) and
+so fine-tunes it; `--lambda-grid` adds the period-4 pattern penalty (train/stride_pattern.py).
 Single process; the config base, resume path, run loop, checkpoint format and export are the
 CycleGAN trainer's (train/config.py, train/loop.py), so `--resume` and `python -m train.export`
 work as there (the exported generator is "G").
@@ -20,6 +22,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 from models.discriminator import PatchDiscriminator
@@ -35,10 +38,12 @@ from train.checkpoint import (
 )
 from train.config import CutConfig
 from train.data import StepBatchSampler, UnpairedDataset, sample_batch, scan_folder, steps_per_epoch, unpaired_data_info
+from train.distill import load_teacher
 from train.distributed import pick_device
 from train.loop import build_parser, cli, hardware_description, init_weights, lr_factor, run_loop, sync_schedule
 from train.losses import GAN_LOSSES
 from train.patch_nce import EncoderTap, PatchNCE, feature_channels
+from train.priors import PriorInputs, weighted_priors
 from train.progress import save_grid
 
 __all__ = ["CutConfig", "CutTrainer", "main", "run_cut"]
@@ -49,9 +54,9 @@ class CutTrainer:
 
     def __init__(self, config: CutConfig, total_steps: int, device: torch.device | str = "cpu") -> None:
         self.config, self.total_steps, self.device = config, total_steps, torch.device(device)
-        self.gen_config: GeneratorConfig = config.generator_config()
         torch.manual_seed(config.seed)
-        self.gen = init_weights(create_generator(self.gen_config), config.init_gain).to(self.device).train()
+        self.gen, self.gen_config = self._initial_generator(config)
+        self.gen = self.gen.to(self.device).train()
         self.disc = init_weights(PatchDiscriminator(3, config.ndf, config.d_layers), config.init_gain)
         self.disc = self.disc.to(self.device).train()
         self.tap = EncoderTap(self.gen)
@@ -69,6 +74,18 @@ class CutTrainer:
         self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, lam) for k, o in self.optimizers.items()}
         self.gan = GAN_LOSSES["lsgan"]
         self.step, self.train_seconds, self.last_losses = 0, 0.0, {}
+
+    @staticmethod
+    def _initial_generator(config: CutConfig) -> tuple[nn.Module, GeneratorConfig]:
+        """A fresh generator of the configured preset, or with --init a copy of a finished style
+        (its architecture, weights and fixed palette map): CUT as a fine-tune of that style."""
+        if not config.init:
+            gen_config = config.generator_config()
+            return init_weights(create_generator(gen_config), config.init_gain), gen_config
+        gen, gen_config = load_teacher(config.init, config.library)
+        if hasattr(gen, "inference_border"):
+            gen.inference_border = 0  # trained without the inference margin, as every trainer here
+        return gen, gen_config
 
     def _lr_lambda(self, step: int) -> float:
         return lr_factor(step, self.total_steps, self.config.decay_fraction)
@@ -101,7 +118,8 @@ class CutTrainer:
         if identity:
             loss_idt = self.nce_loss([f[n:] for f in out_feats], [f[n:] for f in in_feats])
             nce = 0.5 * (loss_nce + loss_idt)
-        loss_g = loss_gan + cfg.nce_weight() * nce
+        priors = weighted_priors(cfg, PriorInputs(photo=real_a, styled=fake_b, config=cfg), self.device)
+        loss_g = loss_gan + cfg.nce_weight() * nce + sum(priors.values())
         self.optimizers["G"].zero_grad(set_to_none=True)
         loss_g.backward()
         self.optimizers["G"].step()
@@ -115,7 +133,7 @@ class CutTrainer:
         for scheduler in self.schedulers.values():
             scheduler.step()
         self.step += 1
-        losses = {"D": loss_d, "G": loss_gan, "NCE": loss_nce, "NCE_idt": loss_idt}
+        losses = {"D": loss_d, "G": loss_gan, "NCE": loss_nce, "NCE_idt": loss_idt, **priors}
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()

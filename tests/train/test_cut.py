@@ -87,3 +87,22 @@ def test_export_gives_a_style_the_library_loads(dataroot: Path, tmp_path: Path) 
     with torch.no_grad():
         out = model(torch.zeros(1, 3, 30, 42))
     assert out.shape == (1, 3, 30, 42) and torch.isfinite(out).all()
+
+
+def test_init_fine_tunes_a_finished_style_with_the_grid_penalty(dataroot: Path, tmp_path: Path) -> None:
+    """--init starts the generator as the style (architecture and weights, whatever the preset
+    options say), and --lambda-grid is logged as a loss."""
+    first = run_cut(_config(dataroot, tmp_path / "first", max_steps=2), quiet=True)
+    lib = tmp_path / "lib"
+    assert export_main([str(first), "--name", "base", "--library", str(lib)]) == 0
+    base, style = StyleLibrary(lib).load("base")
+    config = _config(dataroot, tmp_path / "tuned", init=str(lib / "base.safetensors"), generator="lite_hq",
+                     ngf=16, lambda_grid=10.0)  # fmt: skip
+    trainer = CutTrainer(config, total_steps=3)
+    assert trainer.gen_config == style.config
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    base.inference_border = 0
+    with torch.no_grad():
+        assert torch.allclose(trainer.gen(x), base(x))
+    losses = trainer.train_step(x, x)
+    assert float(losses["grid"]) > 0 and math.isfinite(float(losses["NCE"]))
