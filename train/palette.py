@@ -7,7 +7,8 @@ training folders only, so the test split still judges it (`python -m train.evalu
 Each generator gets its own: A->B towards domain B's colours, B->A (when the run has one)
 towards domain A's. The result is a copy of the checkpoint, by default RUN/checkpoints/palette.pt,
 that evaluates and exports like any other; training does not resume from it (resume the run's
-own checkpoint, then fit again).
+own checkpoint, then fit again). A fine-tune of a finished style keeps its map fixed while the
+rest learns; `--refit` fits that map again on what the generator paints now.
 """
 
 from __future__ import annotations
@@ -96,23 +97,40 @@ def _set_palette(weights: dict, matrix: np.ndarray, bias: np.ndarray) -> None:
     weights["palette.bias"] = torch.tensor(bias, dtype=torch.float32)
 
 
-def with_palettes(state: dict, domain_a: Path, domain_b: Path, photos: int = FIT_PHOTOS) -> dict:
-    """A copy of a training checkpoint whose generators end with fitted palette maps."""
-    if state["generator_config"].get("palette"):
-        raise StyleCamError("this checkpoint already has a palette map; fit on the run's own checkpoint")
+def with_palettes(state: dict, domain_a: Path, domain_b: Path, photos: int = FIT_PHOTOS, refit: bool = False) -> dict:
+    """A copy of a training checkpoint whose generators end with fitted palette maps. With `refit`
+    a generator that already ends with one (a fine-tune of a finished style, whose map stayed
+    fixed while the rest learned) gets it fitted again, on its outputs before the map."""
+    had_palette = bool(state["generator_config"].get("palette"))
+    if had_palette and not refit:
+        raise StyleCamError(
+            "this checkpoint already has a palette map; fit on the run's own checkpoint, or pass --refit "
+            "for a fine-tune of a finished style"
+        )
     out = copy.deepcopy(state)
     out["generator_config"]["palette"] = True
     out["palette"] = {}
     jobs = [(state["export_model"], domain_a, domain_b)]
     if "G_B" in state["models"] and state["export_model"] != "G_B":
         jobs.append(("G_B", domain_b, domain_a))
+    fit_on = _without_palettes(state, [key for key, _, _ in jobs]) if had_palette else state
     for key, inputs, target in jobs:
-        matrix, bias, info = fit_generator_palette(state, key, inputs, target, photos)
+        matrix, bias, info = fit_generator_palette(fit_on, key, inputs, target, photos)
         _set_palette(out["models"][key], matrix, bias)
         if key in out.get("ema", {}).get("models", {}):
             _set_palette(out["ema"]["models"][key], matrix, bias)
         out["palette"][key] = info
     return out
+
+
+def _without_palettes(state: dict, keys: list[str]) -> dict:
+    """A copy of `state` whose generators' palette maps are the identity: their raw outputs."""
+    plain = copy.deepcopy(state)
+    for key in keys:
+        for models in (plain["models"], plain.get("ema", {}).get("models", {})):
+            if key in models:
+                _set_palette(models[key], np.eye(3), np.zeros(3))
+    return plain
 
 
 def _domain(state: dict, given: Path | None, key: str, flag: str) -> Path:
@@ -130,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain-b", type=Path, help="training paintings (default: the run's domain B)")
     parser.add_argument("--photos", type=int, default=FIT_PHOTOS, help=f"photos to fit on (default {FIT_PHOTOS})")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument(
+        "--refit", action="store_true", help="fit the map again on a fine-tune of a style that already has one"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -138,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         state = load_checkpoint(source)
         domain_a = _domain(state, args.domain_a, "domain_a", "--domain-a")
         domain_b = _domain(state, args.domain_b, "domain_b", "--domain-b")
-        fitted = with_palettes(state, domain_a, domain_b, args.photos)
+        fitted = with_palettes(state, domain_a, domain_b, args.photos, args.refit)
         out = args.out or source.parent / PALETTE_CHECKPOINT
         save_checkpoint(out, fitted)
     except StyleCamError as err:

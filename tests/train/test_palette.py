@@ -142,6 +142,20 @@ def test_palette_cli_refuses_a_fitted_checkpoint_and_missing_folders(trained_run
     assert "already has a palette" in capsys.readouterr().err
 
 
+def test_refit_fits_a_fixed_palette_map_again_on_the_raw_outputs(trained_run: Path, tmp_path: Path) -> None:
+    """A style fine-tuned with its map fixed gets the map fitted again on the generator's outputs
+    before it: refitting an unchanged generator gives back the map it already had."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    assert palette_main([str(run), "--out", str(tmp_path / "p.pt")]) == 0
+    assert palette_main([str(tmp_path / "p.pt"), "--refit", "--out", str(tmp_path / "again.pt")]) == 0
+    first, again = (load_checkpoint(tmp_path / f) for f in ("p.pt", "again.pt"))
+    key = first["export_model"]
+    for name in ("palette.weight", "palette.bias"):
+        assert torch.allclose(again["models"][key][name], first["models"][key][name], atol=1e-4), name
+    assert again["palette"][key]["mean_before"] == first["palette"][key]["mean_before"]
+
+
 def test_palette_cost_benchmark_compares_the_same_weights() -> None:
     from benchmarks.palette_cost import without_palette
 
