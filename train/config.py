@@ -409,6 +409,9 @@ class CutConfig(RunConfig):
     nce_patches: int = _opt(256, "patches sampled per layer and image for PatchNCE")
     nce_temperature: float = _opt(0.07, "PatchNCE softmax temperature")
     nce_dim: int = _opt(256, "width of the PatchNCE projection heads")
+    nce_pixels: bool = _opt(
+        True, "PatchNCE also compares the raw pixels (the paper's first layer); off leaves colours free to move"
+    )
     init: str | None = _opt(
         None, "start the generator as this style (library name, weights file or run folder): fine-tune it"
     )

@@ -59,7 +59,7 @@ class CutTrainer:
         self.gen = self.gen.to(self.device).train()
         self.disc = init_weights(PatchDiscriminator(3, config.ndf, config.d_layers), config.init_gain)
         self.disc = self.disc.to(self.device).train()
-        self.tap = EncoderTap(self.gen)
+        self.tap = EncoderTap(self.gen, config.nce_pixels)
         channels = feature_channels(self.tap, self.device)
         self.nce = PatchNCE(channels, config.nce_dim, config.nce_patches, config.nce_temperature)
         self.heads = init_weights(self.nce.heads, config.init_gain).to(self.device).train()

@@ -45,7 +45,8 @@ class EncoderTap:
     """A generator's PatchNCE features: the input pixels plus the outputs of `nce_layers`,
     collected by forward hooks only inside `run` and `encode` (samples and exports see none)."""
 
-    def __init__(self, generator: nn.Module) -> None:
+    def __init__(self, generator: nn.Module, pixels: bool = True) -> None:
+        self.pixels = pixels  # the input pixels as the first layer, as the paper; off lets colours move
         self.generator = generator
         self.layers = nce_layers(generator)
         self._outputs: list[torch.Tensor] | None = None
@@ -72,13 +73,13 @@ class EncoderTap:
         """The generator's output for `x` and its features."""
         with self._collecting(stop_early=False) as feats:
             out = self.generator(x)
-        return out, [x, *feats]
+        return out, [x, *feats] if self.pixels else list(feats)
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Only the features of `x`: the pass stops at the last hooked layer (no decoder)."""
         with self._collecting(stop_early=True) as feats, contextlib.suppress(_EnoughFeatures):
             self.generator(x)
-        return [x, *feats]
+        return [x, *feats] if self.pixels else list(feats)
 
 
 def projection_head(channels: int, dim: int) -> nn.Sequential:

@@ -106,3 +106,12 @@ def test_init_fine_tunes_a_finished_style_with_the_grid_penalty(dataroot: Path, 
         assert torch.allclose(trainer.gen(x), base(x))
     losses = trainer.train_step(x, x)
     assert float(losses["grid"]) > 0 and math.isfinite(float(losses["NCE"]))
+
+
+def test_without_the_pixel_layer_patch_nce_compares_only_encoder_features(dataroot: Path, tmp_path: Path) -> None:
+    with_pixels = CutTrainer(_config(dataroot, tmp_path / "a"), total_steps=2)
+    without = CutTrainer(_config(dataroot, tmp_path / "b", nce_pixels=False), total_steps=2)
+    assert len(without.heads) == len(with_pixels.heads) - 1 == len(without.tap.layers)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    assert all(f.shape[1] != 3 for f in without.tap.encode(x))  # no raw RGB among the features
+    assert math.isfinite(float(without.train_step(x, x)["NCE"]))
