@@ -124,12 +124,20 @@ def with_palettes(state: dict, domain_a: Path, domain_b: Path, photos: int = FIT
 
 
 def _without_palettes(state: dict, keys: list[str]) -> dict:
-    """A copy of `state` whose generators' palette maps are the identity: their raw outputs."""
-    plain = copy.deepcopy(state)
-    for key in keys:
-        for models in (plain["models"], plain.get("ema", {}).get("models", {})):
+    """A view of `state` whose generators' palette maps are the identity (their raw outputs), for
+    fitting: only those generators' weight dicts are new; the rest, optimisers included, is shared."""
+
+    def plain_models(models: dict) -> dict:
+        models = dict(models)
+        for key in keys:
             if key in models:
+                models[key] = dict(models[key])
                 _set_palette(models[key], np.eye(3), np.zeros(3))
+        return models
+
+    plain = {**state, "models": plain_models(state["models"])}
+    if "models" in state.get("ema", {}):
+        plain["ema"] = {**state["ema"], "models": plain_models(state["ema"]["models"])}
     return plain
 
 
