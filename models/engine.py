@@ -8,6 +8,11 @@ resizes (on uint8, before upload and after download), and the thread-safe style 
 styles, and `set_style` swaps only after the new runner is warmed up. With `stabilize` on, each
 output passes the temporal stabilizer at the processing size (models/temporal.py), so the engine
 is then stateful per stream: `reset_stream()` when the source changes.
+
+`detail` (0..1) is how much of the camera frame's edges the step up from the processing size to
+the output size keeps (models/detail.py; 0 is a plain linear resize). With `faces` on, detected
+faces get more of it than the scene (`face_detail`), through a feathered mask that follows them
+from frame to frame (models/faces.py), another per-stream state.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import torch
 from torch import nn
 
 from models.backends import FrameModel, FrameRunner, OpenVinoRunner, TorchRunner, openvino_available
+from models.detail import detail_upscale, face_detail
 from models.errors import StyleCamError
+from models.faces import FaceTracker
 from models.frames import as_bgr, processing_shape, resize
 from models.inference_norm import use_inference_norms
 from models.temporal import TemporalStabilizer
@@ -78,6 +85,8 @@ class InferenceEngine:
         cpu_bf16: bool = False,
         compile: bool = False,
         stabilize: bool = False,
+        detail: float = 0.0,
+        faces: bool = False,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
@@ -94,7 +103,10 @@ class InferenceEngine:
         self._size = size
         self._strength = float(strength)
         self._stabilizer = TemporalStabilizer() if stabilize else None
+        self._detail = min(1.0, max(0.0, float(detail)))
+        self._faces: FaceTracker | None = FaceTracker() if faces else None
         self.last_inference_ms = 0.0
+        self.last_detail_ms = 0.0  # the detail step's share of last_inference_ms
 
     # -- settings -------------------------------------------------------------------------
     @property
@@ -122,10 +134,32 @@ class InferenceEngine:
         if bool(value) != self.stabilize:
             self._stabilizer = TemporalStabilizer() if value else None
 
+    @property
+    def detail(self) -> float:
+        """How much of the frame's edges the upscaling keeps: 0 plain resize .. 1 every edge."""
+        return self._detail
+
+    @detail.setter
+    def detail(self, value: float) -> None:
+        self._detail = min(1.0, max(0.0, float(value)))
+
+    @property
+    def faces(self) -> bool:
+        """Face-aware detail: faces found in the frame get `face_detail(detail)`."""
+        return self._faces is not None
+
+    @faces.setter
+    def faces(self, value: bool) -> None:
+        if bool(value) != self.faces:
+            self._faces = FaceTracker() if value else None
+
     def reset_stream(self) -> None:
-        """Forget the previous frame (a new source starts): the next output is not blended."""
+        """Forget the previous frame (a new source starts): the next output is not blended, and
+        no face of the old source lingers in the mask."""
         if self._stabilizer is not None:
             self._stabilizer = TemporalStabilizer()  # a new object: the worker may be mid-frame
+        if self._faces is not None:
+            self._faces = FaceTracker()
 
     @property
     def style_name(self) -> str:
@@ -178,6 +212,7 @@ class InferenceEngine:
         """Stylize one frame; returns a BGR uint8 frame of the input's height and width."""
         bgr = as_bgr(frame)
         active, size, strength, stabilizer = self._active, self._size, self._strength, self._stabilizer
+        detail, faces = self._detail, self._faces
         if active.runner is None:
             return bgr.copy()
         h, w = bgr.shape[:2]
@@ -187,11 +222,27 @@ class InferenceEngine:
         small = active.runner(small_in)  # may be the runner's buffer: not ours to keep
         if stabilizer is not None:
             small = stabilizer(small_in, small)
-        if strength < 1.0:
-            styled = cv2.addWeighted(resize(small, h, w), strength, bgr, 1.0 - strength, 0.0)
+        detail_start = time.perf_counter()
+        if detail > 0.0:
+            styled = detail_upscale(bgr, small_in, small, self._detail_map(small_in, detail, faces))
         elif (ph, pw) != (h, w):
             styled = resize(small, h, w)  # the one owned copy
         else:
             styled = small.copy()
-        self.last_inference_ms = (time.perf_counter() - start) * 1000.0
+        if strength < 1.0:
+            styled = cv2.addWeighted(styled, strength, bgr, 1.0 - strength, 0.0)
+        end = time.perf_counter()
+        self.last_detail_ms = (end - detail_start) * 1000.0 if detail > 0.0 else 0.0
+        self.last_inference_ms = (end - start) * 1000.0
         return styled
+
+    @staticmethod
+    def _detail_map(small_in: np.ndarray, detail: float, faces: FaceTracker | None) -> float | np.ndarray:
+        """`detail` for the scene, raised towards `face_detail(detail)` inside the face mask."""
+        if faces is None:
+            return detail
+        faces.update(small_in)
+        mask = faces.mask(small_in.shape[:2])
+        if mask is None:
+            return detail
+        return detail + (face_detail(detail) - detail) * mask
