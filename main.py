@@ -17,12 +17,19 @@ from pathlib import Path
 
 from models.errors import StyleCamError
 
+DETAIL_HELP = "camera edges kept when the picture is brought to full size: 0 plain resize .. 1 every edge"
+FACES_HELP = "face-aware detail: faces get more detail than the scene (on by default)"
+PRECISION_HELP = "CPU precision: auto = bf16 where the CPU has AVX512-BF16 or AMX, else fp32 (CUDA runs fp16)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="StyleCam: real-time webcam style transfer.")
     parser.add_argument("--source", help="camera index, video/image file, or 'demo' (overrides saved settings)")
     parser.add_argument("--style", help="style name or weights file (overrides saved settings)")
     parser.add_argument("--size", type=int, help="processing size: short side in pixels, 0 = native")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help=PRECISION_HELP)
+    parser.add_argument("--detail", type=float, help=DETAIL_HELP + " (D / Shift+D in the app)")
+    parser.add_argument("--faces", action=argparse.BooleanOptionalAction, help=FACES_HELP + " (F in the app)")
     parser.add_argument("--record", type=Path, help="start recording to this .mp4 file at once")
     parser.add_argument(
         "--no-stabilize", action="store_true", help="turn the temporal stabilizer off for this run (T in the app)"
@@ -40,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--size", type=int, default=512, help="processing size: short side 32..4096, 0 = native")
     stylize.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     stylize.add_argument("--strength", type=float, default=1.0, help="blend with the input, 0..1")
+    stylize.add_argument("--detail", type=float, help=DETAIL_HELP + " (default: the app's)")
+    stylize.add_argument("--faces", action=argparse.BooleanOptionalAction, help=FACES_HELP)
+    stylize.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help=PRECISION_HELP)
     stylize.add_argument(
         "--no-stabilize", action="store_true", help="videos: each frame on its own, without the temporal stabilizer"
     )
@@ -63,13 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from models.stylize import IMAGE_SUFFIXES, check_job, check_size, stylize_file
+    from models.stylize import IMAGE_SUFFIXES, check_detail, check_job, check_size, stylize_file
 
     # arguments first, one line each, before torch is imported or a style compiled
     check_size(args.size)
+    check_detail(args.detail)
     if not 0.0 <= args.strength <= 1.0:
         raise StyleCamError(f"--strength {args.strength} is out of range; use a value from 0 to 1")
     check_job(args.input, args.output)
+    from models.detail import DEFAULT_DETAIL, DEFAULT_FACES
     from models.engine import InferenceEngine
     from models.style_library import StyleLibrary
 
@@ -80,9 +92,20 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     generator, style = library.load(name)
     video = args.input.suffix.lower() not in IMAGE_SUFFIXES
     stabilize = video and not args.no_stabilize  # a video's strokes stay still where its scene is
-    engine = InferenceEngine(device=args.device, size=args.size or None, strength=args.strength, stabilize=stabilize)
+    engine = InferenceEngine(
+        device=args.device,
+        size=args.size or None,
+        strength=args.strength,
+        stabilize=stabilize,
+        precision=args.precision,
+        detail=DEFAULT_DETAIL if args.detail is None else args.detail,
+        faces=DEFAULT_FACES if args.faces is None else args.faces,
+    )
+    if engine.precision_notice:
+        print(f"warning: {engine.precision_notice}", file=sys.stderr)
     engine.set_style(generator, style.name)
-    at = f"at size {args.size or 'native'}" + (f", {'' if stabilize else 'not '}stabilized" if video else "")
+    at = f"at size {args.size or 'native'}, detail {engine.detail:g}{' with faces' if engine.faces else ''}"
+    at += f", {'' if stabilize else 'not '}stabilized" if video else ""
     print(f"stylizing {args.input} with {style.display_name} on {engine.describe()} {at}")
     frames = stylize_file(args.input, args.output, engine, warn=lambda line: print(f"warning: {line}", file=sys.stderr))
     print(f"wrote {args.output} ({frames} frame{'s' if frames != 1 else ''})")

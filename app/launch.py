@@ -63,18 +63,30 @@ def create_window(args: argparse.Namespace | None = None) -> MainWindow:
         overrides["style"] = (str(args.style), settings.style)
     if getattr(args, "no_stabilize", False):
         overrides["stabilize"] = (False, settings.stabilize)
+    if getattr(args, "detail", None) is not None:
+        overrides["detail"] = (float(args.detail), settings.detail)
+    if getattr(args, "faces", None) is not None:
+        overrides["faces"] = (bool(args.faces), settings.faces)
     for key, (given, _) in overrides.items():
         setattr(settings, key, given)
     device = getattr(args, "device", None) or "auto"
-    InferenceEngine(device=device)  # fails here, with one line, if --device cuda has no GPU
+    precision = getattr(args, "precision", None) or "auto"
+    # fails here, with one line, if --device cuda has no GPU; says once if bf16 cannot run here
+    precision_notice = InferenceEngine(device=device, precision=precision).precision_notice
+    if precision_notice:
+        print(f"warning: {precision_notice}", file=sys.stderr)
     library = StyleLibrary()
     stabilize = settings.stabilize  # for the first engine; the controller's knob rules the others
     controller = Controller(
-        lambda: InferenceEngine(device=device, stabilize=stabilize), library, settings.resolution_wh
+        lambda: InferenceEngine(device=device, stabilize=stabilize, precision=precision),
+        library,
+        settings.resolution_wh,
     )
     controller.set_mirror(settings.mirror)
     window = MainWindow(controller, settings, store)
     window.session_overrides = overrides
+    if precision_notice:
+        window.banner.show_message(precision_notice)
     style = getattr(args, "style", None)
     if not style and settings.style in {s.name for s in controller.styles()}:
         style = settings.style  # a saved style that was since removed falls back to the default
@@ -103,6 +115,9 @@ def run_app(args: argparse.Namespace) -> int:
         from models.stylize import check_size
 
         check_size(args.size)  # a StyleCamError: main.py prints its one line
+    from models.stylize import check_detail
+
+    check_detail(getattr(args, "detail", None))  # one line, like --size
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

@@ -38,7 +38,7 @@ def test_openvino_matches_pytorch(arch: str) -> None:
     model, _ = tiny_generator(name, global_tone=bool(tone)) if tone else tiny_generator(name)
     outputs = []
     for backend in ("openvino", "torch"):
-        engine = InferenceEngine(device="cpu", size=None, backend=backend)
+        engine = InferenceEngine(device="cpu", size=None, backend=backend, precision="fp32")
         engine.set_style(model, backend)
         assert ("OpenVINO" in engine.describe()) == (backend == "openvino")
         outputs.append(engine.process(frames()[0]).astype(int))
@@ -115,7 +115,7 @@ def test_folded_pixel_scaling_keeps_the_global_tone_path_exact(backend: str, ext
     model, _ = tiny_generator("lite", **extra)
     assert float(model.tone.weight.detach().abs().sum()) > 0
     frame = frames()[0]
-    engine = InferenceEngine(device="cpu", size=None, backend=backend)
+    engine = InferenceEngine(device="cpu", size=None, backend=backend, precision="fp32")
     engine.set_style(copy.deepcopy(model), "tone")
     got = engine.process(frame).astype(int)
     assert np.abs(got - generator_frame(model, frame)).max() <= 1

@@ -72,7 +72,7 @@ def test_engine_frames_equal_the_guarded_generator(arch: str, backend: str) -> N
     model, _ = tiny_generator(arch, colour_guard=8)
     assert model.guard is not None
     frame = frames(64, 96)[0]
-    engine = InferenceEngine(device="cpu", size=None, backend=backend)
+    engine = InferenceEngine(device="cpu", size=None, backend=backend, precision="fp32")
     engine.set_style(copy.deepcopy(model), "guarded")
     got = engine.process(frame).astype(int)
     assert np.abs(got - generator_frame(model, frame)).max() <= 1

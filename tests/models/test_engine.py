@@ -89,7 +89,7 @@ def test_half_precision_keeps_the_picture() -> None:
     """fp16 vs fp32 PSNR >= 40 dB (the CUDA path's precision, run on the CPU here)."""
     model, _ = tiny_generator("resnet", ngf=8, n_blocks=3)
     frame = natural_frame(128, 128)
-    fp32 = InferenceEngine(device="cpu", size=None)
+    fp32 = InferenceEngine(device="cpu", size=None, precision="fp32")
     fp32.set_style(model, "fp32")
     fp16 = InferenceEngine(device="cpu", size=None)
     fp16.half, fp16.dtype = True, torch.float16  # what CUDA selects; CPU kernels exist for fp16

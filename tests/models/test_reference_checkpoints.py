@@ -52,7 +52,7 @@ def test_reference_checkpoint_matches_reference_formula(
     loaded, _ = StyleLibrary(tmp_path / "lib").load(str(ckpt))
 
     frame = np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    engine = InferenceEngine(device="cpu", size=None)
+    engine = InferenceEngine(device="cpu", size=None, precision="fp32")
     engine.set_style(loaded, "ref")
     diff = np.abs(engine.process(frame).astype(int) - reference_formula(model.eval(), frame).astype(int))
     assert diff.max() <= 1  # "to within rounding"
