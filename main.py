@@ -22,11 +22,25 @@ FACES_HELP = "face-aware detail: faces get more detail than the scene (on by def
 PRECISION_HELP = "CPU precision: auto = bf16 where the CPU has AVX512-BF16 or AMX, else fp32 (CUDA runs fp16)"
 
 
+def app_size(text: str) -> int | str:
+    """`--size` of the app: "auto" (fits the machine, the default) or a short side in pixels."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 'auto' or a whole number of pixels") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="StyleCam: real-time webcam style transfer.")
     parser.add_argument("--source", help="camera index, video/image file, or 'demo' (overrides saved settings)")
     parser.add_argument("--style", help="style name or weights file (overrides saved settings)")
-    parser.add_argument("--size", type=int, help="processing size: short side in pixels, 0 = native")
+    parser.add_argument(
+        "--size",
+        type=app_size,
+        help="processing size: auto (the largest that holds the frame rate here), a short side in pixels, 0 = native",
+    )
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help=PRECISION_HELP)
     parser.add_argument("--detail", type=float, help=DETAIL_HELP + " (D / Shift+D in the app)")
     parser.add_argument("--faces", action=argparse.BooleanOptionalAction, help=FACES_HELP + " (F in the app)")

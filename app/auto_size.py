@@ -6,8 +6,9 @@ Qt, so the policy is tested on its own).
   on a frame of the source's shape, and picks the largest whose frame time fits `up_share` of
   the budget (so the running policy does not step down again at once).
 - While it runs, `AutoSize.observe` sees every stylized frame: its engine time, and its sequence
-  number and capture time, from which it measures the source's frame interval and how many
-  captured frames inference skipped (newest frame wins). The budget is `budget_share` of the
+  number and capture time, from which it measures how many captured frames inference skipped
+  (newest frame wins). `note_capture` (every frame taken, stylized or not, so it is known before
+  the first style is timed) measures the source's frame interval. The budget is `budget_share` of the
   frame interval: the rest of the frame's time on a 2-core CPU goes to capture (decoding),
   the display and the detail step beside inference.
 - Hysteresis, so it does not oscillate: it steps down when the window's median frame time is
@@ -24,7 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-AUTO = -1  # the settings value (and `Controller.set_size` argument) meaning "Auto"
+AUTO_SIZE = -1  # the settings value (and `Controller.set_size` argument) meaning "Auto"
 LADDER = (256, 288, 320, 360, 384, 432, 480, 540, 576, 720)  # processing short sides
 
 
@@ -35,7 +36,7 @@ class AutoSizeConfig:
     up_share: float = 0.8  # of the budget the next size must fit (predicted) to step up
     drop_limit: float = 0.1  # skipped share of captured frames over the window that means overload
     window_s: float = 2.0  # the frames a decision looks at
-    min_frames: int = 20
+    min_frames: int = 20  # (or 3 spread over most of the window, when frames are that slow)
     dwell_s: float = 3.0  # at least this long at a size before the next change
     ban_s: float = 20.0  # a size stepped down from waits this long before it is tried again
     pending_s: float = 15.0  # a requested size not in use after this long is given up on
@@ -82,6 +83,7 @@ class AutoSize:
     _since: float = 0.0  # when `size` took effect (or the last hold ended)
     _pending: tuple[int, float] | None = None  # (size asked for, when)
     _banned: dict[int, tuple[float, float]] = field(default_factory=dict)  # size -> (until, ban length)
+    _marks: deque[tuple[int, float]] = field(default_factory=deque)  # (seq, captured_at) of frames taken
     interval_s: float = 0.0  # the source's frame interval as measured (0 = not yet)
 
     def budget_ms(self) -> float:
@@ -95,6 +97,19 @@ class AutoSize:
     def set_source(self, short_side: int) -> None:
         self.sizes = ladder_for(short_side, self.config.ladder)
 
+    def note_capture(self, seq: int, captured_at: float) -> None:
+        """A frame the inference thread took: measures the source's frame interval over the
+        last `window_s` of capture times (seq counts every captured frame, skipped ones too)."""
+        marks = self._marks
+        if marks and (seq <= marks[-1][0] or captured_at <= marks[-1][1]):
+            marks.clear()  # numbering or clock started again
+        marks.append((seq, captured_at))
+        while captured_at - marks[0][1] > self.config.window_s:
+            marks.popleft()
+        if len(marks) >= 2:
+            (seq0, at0), (seq1, at1) = marks[0], marks[-1]
+            self.interval_s = (at1 - at0) / (seq1 - seq0)
+
     def hold(self, now: float) -> None:
         """Something else loads the CPU (styles being prepared): these frames say nothing about
         the size; start the window and the dwell time again afterwards."""
@@ -104,6 +119,7 @@ class AutoSize:
     def observe(self, now: float, size: int | None, frame_ms: float, seq: int, captured_at: float) -> int | None:
         """Record one stylized frame; returns a size to switch to, or None to stay."""
         cfg = self.config
+        self.note_capture(seq, captured_at)
         if size != self.size:  # a new size is in use: its frames start a new window
             self.size, self._pending = size, None
             self.hold(now)
@@ -115,13 +131,14 @@ class AutoSize:
         samples.append(_Sample(now, frame_ms, seq, captured_at))
         while samples and now - samples[0].at > cfg.window_s:
             samples.popleft()
-        if len(samples) < cfg.min_frames:
-            return None
         first, last = samples[0], samples[-1]
+        # enough frames, or few slow ones over most of the window (frames 10x over the budget
+        # must not need 20 of them)
+        if len(samples) < cfg.min_frames and (len(samples) < 3 or last.at - first.at < 0.75 * cfg.window_s):
+            return None
         span = last.seq - first.seq
         if span <= 0 or last.captured_at <= first.captured_at:
             return None  # a new source restarted the numbering
-        self.interval_s = (last.captured_at - first.captured_at) / span
         if size is None or now - self._since < cfg.dwell_s:
             return None
         skipped = (span - (len(samples) - 1)) / span

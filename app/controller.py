@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from app.auto_size import AUTO_SIZE, AutoSize
 from app.frames import CapturedFrame, LatestSlot, ProcessedFrame
 from app.sources import FrameSource
 from app.workers.capture import AUTO, CaptureWorker
@@ -70,6 +71,7 @@ class Controller(QObject):
         self.capture = CaptureWorker(self.captured, resolution)
         self.inference = InferenceWorker(passthrough, self.captured, self.processed, self.knobs, self._sink)
         self.loader = StyleLoader(make_engine, library, self.inference)
+        self.inference.hold = lambda: self.loader.busy  # frames timed under a build say nothing
         self.source_spec = AUTO
         self.last_frame: ProcessedFrame | None = None
         self.record_side_by_side = False
@@ -80,6 +82,7 @@ class Controller(QObject):
         self.refresh_styles()  # cheap (manifest + file headers); the window builds its menus from it
         self.inference.frame_ready.connect(self._on_frame_ready)
         self.inference.failed.connect(self.notice)
+        self.inference.size_wanted.connect(self._on_size_wanted)
         self.capture.source_started.connect(self._on_source_started)
         self.capture.source_message.connect(self.source_message)
         self.capture.source_lost.connect(self._on_source_lost)
@@ -210,10 +213,27 @@ class Controller(QObject):
         """The processing size in use (short side; None = native). Its one owner is the engine."""
         return self.inference.size
 
+    @property
+    def size_auto(self) -> bool:
+        """Whether the size is "Auto" (app/auto_size.py) rather than pinned."""
+        return self.inference.auto is not None
+
     def set_size(self, size: int | None) -> None:
         """Change the processing size: the loader warms the current style up at it (from the
-        generator in memory: no style is read from disk again), then swaps the engine in."""
+        generator in memory: no style is read from disk again), then swaps the engine in.
+        `AUTO_SIZE` times the current style at the ladder's sizes and keeps the size fitting the
+        source's frame rate from then on; any other size pins it."""
+        if size == AUTO_SIZE:
+            if self.inference.auto is None:
+                self.inference.auto = AutoSize()
+            self.loader.request_size(AUTO_SIZE)
+            return
+        self.inference.auto = None
         self.loader.request_size(int(size) if size else None)
+
+    def _on_size_wanted(self, size: int) -> None:
+        if self.inference.auto is not None:  # not pinned meanwhile
+            self.loader.request_size(size)
 
     # -- frames --------------------------------------------------------------------------
     def _on_frame_ready(self) -> None:

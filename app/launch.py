@@ -1,4 +1,5 @@
-"""Starting the app: `python main.py [--source ...] [--style ...] [--size N] [--no-stabilize] [--record FILE]`.
+"""Starting the app: `python main.py [--source ...] [--style ...] [--size auto|N] [--precision auto|fp32|bf16]
+[--no-stabilize] [--record FILE]`.
 
 Checks for a display, and that Qt's X11 plugin finds its system libraries (`app.platform_check`),
 before Qt is touched (Qt would abort the process), then builds the engine, library, controller
@@ -44,6 +45,7 @@ def display_problem(environ: dict[str, str] | None = None, platform: str = sys.p
 
 def create_window(args: argparse.Namespace | None = None) -> MainWindow:
     """Build engine, library, controller and window, and start the workers (needs a QApplication)."""
+    from app.auto_size import AUTO_SIZE
     from app.controller import Controller
     from app.main_window import MainWindow
     from app.settings import AppSettings, open_settings
@@ -58,7 +60,8 @@ def create_window(args: argparse.Namespace | None = None) -> MainWindow:
     if getattr(args, "source", None):
         overrides["source"] = (str(args.source), settings.source)
     if getattr(args, "size", None) is not None:
-        overrides["size"] = (max(0, int(args.size)), settings.size)
+        size = AUTO_SIZE if args.size == "auto" else max(0, int(args.size))
+        overrides["size"] = (size, settings.size)
     if getattr(args, "style", None):
         overrides["style"] = (str(args.style), settings.style)
     if getattr(args, "no_stabilize", False):
@@ -111,7 +114,7 @@ def run_app(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1
-    if getattr(args, "size", None) is not None:
+    if getattr(args, "size", None) not in (None, "auto"):
         from models.stylize import check_size
 
         check_size(args.size)  # a StyleCamError: main.py prints its one line

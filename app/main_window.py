@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.auto_size import AUTO_SIZE
 from app.controller import NO_STYLES_MESSAGE, Controller
 from app.frames import ProcessedFrame
 from app.settings import COMPARE_MODES, AppSettings
@@ -33,7 +34,7 @@ from app.video_view import VideoView
 from app.widgets import Banner, app_icon, record_icon
 
 COMPARE_LABELS = {"off": "Stylized only", "side": "Side by side", "split": "Split (drag the line)"}
-SIZES = (256, 384, 512, 0)  # processing short side; 0 = native
+SIZES = (AUTO_SIZE, 256, 384, 512, 0)  # processing short side; 0 = native
 VIRTUAL_CAMERA_PROBLEMS = ("No virtual camera", "virtual camera ")  # how the worker's failure lines start
 
 
@@ -167,9 +168,12 @@ class MainWindow(QMainWindow):
         self.size_combo = QComboBox()
         sizes = SIZES if self.settings.size in SIZES else (*SIZES[:-1], self.settings.size, 0)
         for size in sizes:
-            self.size_combo.addItem(f"{size}px" if size else "native", size)
+            self.size_combo.addItem("Auto" if size == AUTO_SIZE else f"{size}px" if size else "native", size)
         self.size_combo.setCurrentIndex(sizes.index(self.settings.size))
-        self.size_combo.setToolTip("Processing size (short side): smaller is faster, larger is sharper")
+        self.size_combo.setToolTip(
+            "Processing size (short side): Auto = the largest that holds the source's frame rate here;"
+            " smaller is faster, larger is sharper"
+        )
         self.size_combo.currentIndexChanged.connect(lambda i: self.set_size(self.size_combo.itemData(i)))
         self.controller.set_size(self.settings.size or None)
         for label, widget in (
@@ -421,6 +425,7 @@ class MainWindow(QMainWindow):
         engine = self.controller.engine
         style = self.view.display_names.get(engine.style_name, engine.style_name) or "none (original)"
         size = f"{self.controller.size}px" if self.controller.size else "native"  # in use, not the saved choice
+        size = f"auto {size}" if self.controller.size_auto else size
         steady = "steady" if engine.stabilize else "steady off"  # the engine's flag, as the size: in use
         self.view.hud_lines = [numbers, f"style {style} | {size} | {steady} | {engine.describe()}"]
         if self.controller.virtual_camera_on and not self.virtual_camera_label.isHidden():

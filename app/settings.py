@@ -9,6 +9,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
+from app.auto_size import AUTO_SIZE
+
 ORGANIZATION = "StyleCam"
 APPLICATION = "StyleCam"
 COMPARE_MODES = ("off", "side", "split")
@@ -44,7 +46,7 @@ class AppSettings:
     style: str = ""
     strength: float = 1.0
     compare: str = "off"
-    size: int = 256  # processing size (short side); 0 = native
+    size: int = AUTO_SIZE  # processing size (short side); 0 = native, AUTO_SIZE (-1) = Auto
     output_dir: str = ""  # recordings
     snapshot_dir: str = ""
     mirror: bool = False
@@ -72,6 +74,7 @@ class AppSettings:
         if values.compare not in COMPARE_MODES:
             values.compare = "off"
         values.strength = min(1.0, max(0.0, values.strength))
+        values.size = max(AUTO_SIZE, values.size)  # saved: 32 .. 4096, 0 (native) or AUTO_SIZE
         values.output_dir = values.output_dir or default_output_dir()
         values.snapshot_dir = values.snapshot_dir or default_snapshot_dir()
         return values

@@ -13,6 +13,13 @@ The processing size has one owner, the engine in use (`InferenceWorker.size` rea
 change builds the current style's engine again at the new size from the generator the loader
 already holds (read from disk once per style), swaps it in, then re-prepares the others.
 
+With the "Auto" size (app/auto_size.py) the inference thread feeds every frame's timing to the
+policy and asks for another size (`size_wanted`) when the frames no longer fit the source's rate
+or when there is room for a larger one; the loader builds it as any size change. Turning Auto on
+times the current style at the ladder's sizes on the loader thread first (`calibration`), while
+the frames keep coming at the size in use. Frames stylized while the loader builds engines are
+not counted: that CPU load says nothing about the size.
+
 The temporal stabilizer (models/temporal.py) is a knob: the inference thread sets it on whichever
 engine runs the frame, so every style's engine follows it, and starts a new stream (forgets the
 previous output) when the frame comes from a newly opened source or the engine was not the one
@@ -28,9 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QThread, Signal
 from torch import nn
 
+from app.auto_size import AUTO_SIZE, AutoSize, calibrate
 from app.frames import CapturedFrame, LatestSlot, ProcessedFrame
 from models.engine import InferenceEngine
 from models.errors import StyleCamError
@@ -58,6 +67,7 @@ class InferenceWorker(QThread):
 
     frame_ready = Signal()  # a ProcessedFrame waits in `output`; emitted only when the slot was empty
     failed = Signal(str)
+    size_wanted = Signal(int)  # the Auto policy asks for this processing size
 
     def __init__(
         self,
@@ -72,6 +82,9 @@ class InferenceWorker(QThread):
         self.mailbox, self.output, self.knobs, self.sink = mailbox, output, knobs, sink
         self.engine = engine  # swapped whole by the style loader; read once per frame
         self.last_shape: tuple[int, int] = (480, 640)
+        self.last_image: np.ndarray | None = None  # the newest frame (never written): for calibration
+        self.auto: AutoSize | None = None  # the Auto size policy, or None when a size is pinned
+        self.hold: Callable[[], bool] = lambda: False  # True while the loader loads the CPU
         self._stream: tuple[InferenceEngine, int] | None = None  # the engine and source of the last frame
         self._stop = threading.Event()
 
@@ -101,7 +114,15 @@ class InferenceWorker(QThread):
             except (StyleCamError, RuntimeError) as err:
                 self.failed.emit(f"stylizing a frame failed ({err}); showing the original")
                 stylized = captured.image
+            if captured.image.shape[:2] != self.last_shape and self.auto is not None:
+                self.auto.set_source(min(captured.image.shape[:2]))
             self.last_shape = captured.image.shape[:2]
+            self.last_image = captured.image
+            auto = self.auto
+            if auto is not None and style:
+                self._auto_size(auto, engine, captured)
+            elif auto is not None:
+                auto.note_capture(captured.seq, captured.captured_at)  # the rate, before any style
             frame = ProcessedFrame(
                 original=captured.image,
                 stylized=stylized,
@@ -115,6 +136,16 @@ class InferenceWorker(QThread):
                 self.sink(frame)
             if self.output.put(frame):
                 self.frame_ready.emit()
+
+    def _auto_size(self, auto: AutoSize, engine: InferenceEngine, captured: CapturedFrame) -> None:
+        now = time.perf_counter()
+        if self.hold():
+            auto.hold(now)
+            auto.note_capture(captured.seq, captured.captured_at)
+            return
+        wanted = auto.observe(now, engine.size, engine.last_inference_ms, captured.seq, captured.captured_at)
+        if wanted is not None:
+            self.size_wanted.emit(wanted)
 
 
 class StyleLoader(QThread):
@@ -146,6 +177,9 @@ class StyleLoader(QThread):
         self._lock = threading.Lock()
         self._request: tuple[str, str | Path, str] | None = None
         self._size_request: tuple[int | None] | None = None
+        self._calibrate_next = False  # Auto was asked for before any style: time the first one
+        self.calibration: dict[int, float] = {}  # Auto's last timings: ms per frame by size
+        self.busy = False  # building an engine (the CPU is shared with the frames)
         self._preload: list[str] = []
         self._preload_all: list[str] = []
 
@@ -163,7 +197,8 @@ class StyleLoader(QThread):
         self._wake.set()
 
     def request_size(self, size: int | None) -> None:
-        """Change the processing size once the current style is warmed up at it."""
+        """Change the processing size once the current style is warmed up at it; `AUTO_SIZE` times
+        the current style (or the first one loaded) and picks the size `worker.auto` allows."""
         with self._lock:
             self._size_request = (size,)
         self._wake.set()
@@ -188,6 +223,7 @@ class StyleLoader(QThread):
                 preload = next((n for n in self._preload if n not in self.ready), None) if idle else None
                 if preload is not None:
                     self._preload.remove(preload)
+            self.busy = not idle or preload is not None
             if size_request is not None:
                 self._apply_size(size_request[0])
             elif request is not None:
@@ -197,6 +233,7 @@ class StyleLoader(QThread):
                 with contextlib.suppress(StyleCamError, RuntimeError, ValueError, OSError):
                     self._prepare(preload)
             else:
+                self.busy = False
                 self._wake.wait(0.2)
                 self._wake.clear()
 
@@ -210,6 +247,9 @@ class StyleLoader(QThread):
                 target = style.name
             ready = self.ready.get(str(target))
             engine, style = ready if ready and ready[0].size == self.worker.size else self._prepare(str(target))
+            if self._calibrate_next and self.worker.auto is not None:
+                self._calibrate_next = False
+                self._calibrate(engine)
         except StyleCamError as err:
             self.style_failed.emit(str(target), str(err))
         except (RuntimeError, ValueError, OSError) as err:  # a weights file that builds but does not fit
@@ -220,22 +260,60 @@ class StyleLoader(QThread):
 
     def _apply_size(self, size: int | None) -> None:
         current = self.worker.engine
+        timed = size == AUTO_SIZE
+        if timed and self.worker.auto is None:
+            return  # pinned again before this was handled
         if size == current.size:
             return
         key = next((k for k, (e, _) in self.ready.items() if e is current), None)
         if key is None:  # no style (frames pass through): nothing to compile
-            current.size = size
+            if timed:
+                self._calibrate_next = True  # the first style is timed when it loads
+            else:
+                current.size = size
             return
         try:
-            engine, style = self._build(key, size)  # from the generator in memory, not the disk
+            # from the generator in memory, not the disk
+            engine, style = self._build(key, current.size if timed else size)
+            if timed:
+                self._calibrate(engine)
         except (StyleCamError, RuntimeError, ValueError, OSError):
-            current.size = size  # the inference thread compiles it on the next frame
+            if not timed:
+                current.size = size  # the inference thread compiles it on the next frame
             return
         self.worker.engine = engine
         # engines of the other styles were warmed at the old size: prepare them again when idle
         self.ready = {key: (engine, style)}
         with self._lock:
             self._preload = list(self._preload_all)
+
+    def _calibrate(self, engine: InferenceEngine, repeats: int = 3) -> None:
+        """Time `engine` (not yet in use) at the Auto ladder's sizes on a frame of the source's
+        shape, smallest first, and leave it at the largest that fits the policy's start budget."""
+        auto = self.worker.auto
+        if auto is None:
+            return
+        deadline = time.perf_counter() + 1.0  # the budget depends on the source's rate: wait for it
+        while not auto.interval_s and time.perf_counter() < deadline and not self._stop.is_set():
+            time.sleep(0.05)
+        frame = self.worker.last_image
+        if frame is None:
+            frame = np.zeros((*self.worker.last_shape, 3), np.uint8)
+        auto.set_source(min(frame.shape[:2]))
+
+        def time_at(size: int) -> float:
+            if self._stop.is_set():
+                return float("inf")  # ends the timing: the app is closing
+            engine.size = size
+            engine.process(frame)  # compiles this shape
+            times = []
+            for _ in range(repeats):
+                engine.process(frame)
+                times.append(engine.last_inference_ms)
+            return sorted(times)[len(times) // 2]
+
+        engine.size, self.calibration = calibrate(time_at, auto.sizes, auto.start_budget_ms())
+        engine.reset_stream()  # the timing frames are not the stream's history
 
     def _load(self, key: str) -> tuple[nn.Module, Style]:
         """The style's CPU generator, read from the library the first time only."""

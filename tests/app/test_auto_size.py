@@ -91,6 +91,14 @@ def test_steps_down_under_a_slowed_engine_and_back_up_when_it_is_fast() -> None:
     assert pixels_cost(8.0)(pipeline.size) <= policy.budget_ms()
 
 
+def test_steps_down_even_when_frames_are_ten_times_over_the_budget() -> None:
+    policy = AutoSize()
+    policy.set_source(720)
+    pipeline = SimulatedPipeline(policy, 720, pixels_cost(40.0))  # 720 px: 316 ms a frame
+    pipeline.run(30.0)
+    assert pipeline.size == 256 and pipeline.sizes[1][0] < 5.0, pipeline.sizes
+
+
 @pytest.mark.parametrize("start", [256, 360])
 @pytest.mark.parametrize("ms_at_256", [10.0, 12.0, 13.5, 14.0])
 def test_does_not_oscillate_at_the_edge_of_the_budget(start: int, ms_at_256: float) -> None:
