@@ -287,7 +287,7 @@ class StyleLoader(QThread):
         with self._lock:
             self._preload = list(self._preload_all)
 
-    def _calibrate(self, engine: InferenceEngine, repeats: int = 3) -> None:
+    def _calibrate(self, engine: InferenceEngine, repeats: int = 5) -> None:
         """Time `engine` (not yet in use) at the Auto ladder's sizes on a frame of the source's
         shape, smallest first, and leave it at the largest that fits the policy's start budget."""
         auto = self.worker.auto
@@ -305,7 +305,8 @@ class StyleLoader(QThread):
             if self._stop.is_set():
                 return float("inf")  # ends the timing: the app is closing
             engine.size = size
-            engine.process(frame)  # compiles this shape
+            for _ in range(3):  # compiles this shape; OpenVINO's first calls after it run slow
+                engine.process(frame)
             times = []
             for _ in range(repeats):
                 engine.process(frame)
