@@ -335,3 +335,16 @@ def test_missing_input_and_folder_input_are_one_line(library: StyleLibrary, tmp_
     assert line == f"error: input {missing} does not exist; check the path"
     line = only_error_line(run_cli("stylize", tmp_path, tmp_path / "o.mp4", weights=library.root))
     assert line == f"error: input {tmp_path} is a folder; give one image or video file"
+
+
+def test_size_auto_and_precision_parse() -> None:
+    from main import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["--size", "auto", "--precision", "bf16"])
+    assert args.size == "auto" and args.precision == "bf16"
+    assert parser.parse_args(["--size", "384"]).size == 384 and parser.parse_args([]).precision == "auto"
+    assert parser.parse_args(["stylize", "a.mp4", "b.mp4", "--precision", "fp32"]).precision == "fp32"
+    for bad in (["--size", "big"], ["--precision", "fp16"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)

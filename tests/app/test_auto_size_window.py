@@ -79,3 +79,22 @@ def test_auto_size_fits_the_machine_steps_down_when_slowed_and_back_up(qtbot, ma
     qtbot.wait(3000)
     assert controller.size == 256 and "| 256px |" in hud(window)
     assert window.settings.size == 256
+
+
+def test_auto_is_the_default_and_saved_sizes_keep_working(qtbot, make_window, styles, settings_file) -> None:
+    from app.settings import AppSettings, open_settings
+
+    assert AppSettings.load(open_settings()).size == AUTO_SIZE  # nothing saved yet: Auto
+    window = make_window("demo", size=None)
+    assert window.controller.size_auto and window.size_combo.currentText() == "Auto"
+    wait_style(qtbot, window, "alpha")
+    window.close()
+    assert AppSettings.load(open_settings()).size == AUTO_SIZE  # saved as Auto
+
+    settings_file.write_text(settings_file.read_text().replace("size=-1", "size=384"))  # an older version's
+    assert AppSettings.load(open_settings()).size == 384
+    pinned = make_window("demo", size=None)
+    assert not pinned.controller.size_auto and pinned.size_combo.currentData() == 384
+    pinned.close()
+    settings_file.write_text(settings_file.read_text().replace("size=384", "size=-7"))  # hand-edited
+    assert AppSettings.load(open_settings()).size == AUTO_SIZE
