@@ -115,9 +115,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         detail=DEFAULT_DETAIL if args.detail is None else args.detail,
         faces=DEFAULT_FACES if args.faces is None else args.faces,
     )
-    if engine.precision_notice:
-        print(f"warning: {engine.precision_notice}", file=sys.stderr)
     engine.set_style(generator, style.name)
+    if engine.precision_notice:  # after set_style: the style may be what keeps it fp32
+        print(f"warning: {engine.precision_notice}", file=sys.stderr)
     at = f"at size {args.size or 'native'}, detail {engine.detail:g}{' with faces' if engine.faces else ''}"
     at += f", {'' if stabilize else 'not '}stabilized" if video else ""
     print(f"stylizing {args.input} with {style.display_name} on {engine.describe()} {at}")

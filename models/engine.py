@@ -213,6 +213,8 @@ class InferenceEngine:
         """Build the frame runner for `generator` on this engine's device, dtype and backend."""
         if self.uses_openvino():
             bf16 = self.precision == "bf16" and bf16_safe(generator)  # a colour guard needs fp32
+            if self.precision == "bf16" and not bf16 and self.precision_requested == "bf16":
+                self.precision_notice = "bf16 was requested but this style's colour guard needs fp32; running fp32"
             return OpenVinoRunner(generator, threads=torch.get_num_threads(), bf16=bf16)
         return TorchRunner(self.prepare(generator), self.device, self.dtype, compile=self.compile)
 

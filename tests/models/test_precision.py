@@ -110,6 +110,7 @@ def test_bf16_keeps_shipped_styles_within_40_db_of_fp32_on_real_frames(style: st
             runs = "fp32" if guarded else name
             assert isinstance(engine._active.runner, OpenVinoRunner) and engine._active.runner.precision == runs
             assert f"CPU {runs} OpenVINO" in engine.describe()
+            assert ("colour guard" in (engine.precision_notice or "")) == (guarded and name == "bf16")
         for frame in frames:
             fp32, bf16 = engines["fp32"].process(frame), engines["bf16"].process(frame)
             if guarded:
