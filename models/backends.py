@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from models import openvino_runtime
 from models.lite_generator import fold_demodulation
 
 
@@ -90,7 +91,7 @@ class _Uint8FrameModel(nn.Module):
 def openvino_available() -> bool:
     try:
         import onnx  # noqa: F401  (torch's ONNX exporter needs it)
-        import openvino  # noqa: F401
+        openvino_runtime.load()
     except ImportError:
         return False
     return True
@@ -104,7 +105,7 @@ def shared_core() -> object:
     last Core went away the plugin library would be unloaded with that stack, and the next
     signal delivered to the thread (Ctrl-C) would crash the process with SIGSEGV.
     """
-    import openvino as ov
+    ov = openvino_runtime.load()
 
     return ov.Core()
 
@@ -116,7 +117,7 @@ class OpenVinoRunner:
     max_shapes = 4
 
     def __init__(self, generator: nn.Module, threads: int, bf16: bool = False) -> None:
-        import openvino as ov
+        ov = openvino_runtime.load()
 
         self._core = shared_core()
         self.threads, self.version = threads, ov.__version__.split("-")[0]
