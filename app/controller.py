@@ -102,9 +102,9 @@ class Controller(QObject):
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, source: str | FrameSource = AUTO, style: str | None = None) -> None:
         """Start the threads, open `source` and load `style` (or the library's default)."""
+        self._started = True  # first: a start cut short still has its started threads joined
         for worker in self.threads():
             worker.start()
-        self._started = True
         self.set_source(source)
         name = style or self.library.default_style_name()
         if name:
