@@ -13,6 +13,10 @@ writing a new shipped style on purpose (`python -m train.export RUN --name N --l
 A manifest entry records what a person needs to trust a style: display name, architecture and
 hyper-parameters, training data and steps, evaluation figures and the file's sha256. A style
 given as a path (our safetensors or a reference CycleGAN `.pth`) works without being imported.
+
+Damage stays local: a broken weights file skips its style; a user manifest that is not valid
+JSON, or has an entry that names no file, no architecture or a file outside its folder, is set
+aside as `manifest.json.broken-TIME` (the good entries written back) with one warning naming it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,16 +146,53 @@ class StyleLibrary:
 
     # -- reading -------------------------------------------------------------------------
     def _read_manifest(self, root: Path | None = None) -> dict:
-        path = (self.root if root is None else root) / MANIFEST_NAME
+        """One folder's manifest, with only its usable entries.
+
+        Damage stays local: a manifest that is not valid JSON, or an entry that is incomplete or
+        whose file lies outside its folder, is reported in one warning line naming the file. In
+        the writable library the manifest is then set aside (renamed `manifest.json.broken-TIME`,
+        never deleted) and, when only some entries were bad, written again with the good ones;
+        the shipped manifest is only read, its bad entries skipped."""
+        root = self.root if root is None else root
+        path = root / MANIFEST_NAME
         if not path.exists():
             return {"default": None, "styles": {}}
         try:
             data = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise StyleError(f"style manifest {path} is not valid JSON ({err}); fix or delete it") from err
+            return self._set_aside(path, root, f"is not valid JSON ({err})", None)
+        if not isinstance(data, dict) or not isinstance(data.get("styles", {}), dict):
+            return self._set_aside(path, root, "is not a style manifest (no 'styles' table)", None)
         data.setdefault("styles", {})
         data.setdefault("default", None)
-        return data
+        bad = {name: why for name, entry in data["styles"].items() if (why := entry_problem(root, entry))}
+        if not bad:
+            return data
+        good = {**data, "styles": {n: e for n, e in data["styles"].items() if n not in bad}}
+        if good["default"] in bad:
+            good["default"] = None
+        what = "; ".join(f"style {name!r} {why}" for name, why in bad.items())
+        return self._set_aside(path, root, f"has bad entries, refused: {what}", good)
+
+    def _set_aside(self, path: Path, root: Path, problem: str, good: dict | None) -> dict:
+        """Warn once, in one line, about a damaged manifest, and keep the user's data: the file is
+        renamed aside (copied when the good entries are written back); `good` or an empty
+        manifest is what this read returns."""
+        empty = {"default": None, "styles": {}}
+        if root != self.root:  # the shipped library is read-only: skip what is broken, change nothing
+            warnings.warn(f"style manifest {path} {problem}; those styles are skipped", stacklevel=4)
+            return good or empty
+        aside = _aside_path(path)
+        try:
+            os.replace(path, aside)
+            if good is not None:
+                self._write_manifest(good)
+        except OSError as err:  # a read-only folder: skip what is broken, for this run
+            warnings.warn(f"style manifest {path} {problem}; could not set it aside ({err})", stacklevel=4)
+            return good or empty
+        kept = "the good entries are kept" if good is not None else "fix it and rename it back to list its styles"
+        warnings.warn(f"style manifest {path} {problem}; set aside as {aside.name}, {kept}", stacklevel=4)
+        return good or empty
 
     def _shipped_manifest(self) -> dict:
         return self._read_manifest(self.shipped_root) if self.shipped_root else {"default": None, "styles": {}}
@@ -162,6 +204,9 @@ class StyleLibrary:
 
     def _entry_to_style(self, name: str, entry: dict, root: Path | None = None) -> Style:
         root = self.root if root is None else root
+        problem = entry_problem(root, entry)
+        if problem:
+            raise StyleError(f"style {name!r} in {root / MANIFEST_NAME} {problem}")
         try:
             return Style(
                 name=name,
@@ -200,12 +245,8 @@ class StyleLibrary:
         if self.shipped_root is None:
             return [s for s in self._usable(self.root, self._read_manifest()).values() if s is not None]
         shipped_manifest = self._shipped_manifest()
-        try:
-            user_manifest = self._read_manifest()
-        except StyleError as err:  # the shipped styles still work without the user's manifest
-            warnings.warn(f"skipping your styles: {err}", stacklevel=2)
-            user_manifest = {"default": None, "styles": {}}
-        user = self._usable(self.root, user_manifest, set(shipped_manifest["styles"]))
+        # a damaged user manifest is set aside by the read: the shipped styles still list
+        user = self._usable(self.root, self._read_manifest(), set(shipped_manifest["styles"]))
         styles = []
         for name, style in self._usable(self.shipped_root, shipped_manifest).items():
             if name in user:
@@ -383,6 +424,35 @@ class StyleLibrary:
             f.write("\n")
         make_readable(tmp)
         os.replace(tmp, self.manifest_path)
+
+
+def entry_problem(root: Path, entry: object) -> str | None:
+    """Why a manifest entry cannot be used, in words, or None: it must be a table naming a
+    `file` inside `root` (no `..` or absolute path out of the library) and an `architecture`."""
+    if not isinstance(entry, dict):
+        return "is not a table"
+    file, architecture = entry.get("file"), entry.get("architecture")
+    if not isinstance(file, str) or not file:
+        return "names no file"
+    if not isinstance(architecture, dict):
+        return "has no architecture"
+    target = (root / file).resolve()
+    if not target.is_relative_to(root.resolve()):
+        return f"points outside its library folder ({file})"
+    try:
+        GeneratorConfig.from_dict(architecture)
+    except (KeyError, TypeError, ValueError) as err:
+        return f"has an unusable architecture ({err})"
+    return None
+
+
+def _aside_path(path: Path) -> Path:
+    """`manifest.json.broken-YYYYmmdd-HHMMSS` beside `path`, with a counter if that exists."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside, n = path.with_name(f"{path.name}.broken-{stamp}"), 1
+    while aside.exists():
+        aside, n = path.with_name(f"{path.name}.broken-{stamp}-{n}"), n + 1
+    return aside
 
 
 def check_header(path: Path) -> None:

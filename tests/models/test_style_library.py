@@ -108,10 +108,13 @@ def test_unknown_name_and_extension(library: StyleLibrary, tmp_path: Path) -> No
         library.resolve(str(odd))
 
 
-def test_corrupt_manifest_is_named(library: StyleLibrary) -> None:
+def test_corrupt_manifest_is_named_and_set_aside(library: StyleLibrary) -> None:
     library.manifest_path.write_text("{not json")
-    with pytest.raises(StyleError, match=r"manifest\.json"):
-        library.list_styles()
+    with pytest.warns(UserWarning, match=r"manifest\.json is not valid JSON.*set aside as manifest\.json\.broken-"):
+        assert library.list_styles() == []
+    (aside,) = library.root.glob("manifest.json.broken-*")
+    assert aside.read_text() == "{not json"  # the user's file, kept as it was
+    assert (library.root / "alpha.safetensors").is_file()  # and nothing else was touched
 
 
 def test_shipped_styles_load_and_change_the_picture() -> None:
@@ -221,7 +224,7 @@ def test_a_broken_user_copy_hides_its_shipped_style_with_a_warning(layered: Styl
     with pytest.warns(UserWarning, match="beta.*remove-style"):
         assert layered.names() == ["alpha"]  # listing shows what loading would give
     layered.manifest_path.write_text("{not json")
-    with pytest.warns(UserWarning, match="skipping your styles"):
+    with pytest.warns(UserWarning, match="not valid JSON"):
         assert layered.names() == ["alpha", "beta"]  # the shipped ones still work
 
 
@@ -263,3 +266,106 @@ def test_cli_on_the_real_shipped_library(tmp_path: Path) -> None:
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr  # one line
     assert refused.stderr.startswith(f"error: '{name}' is a shipped style and cannot be removed; ")
     assert tree_bytes(SHIPPED_ROOT) == before
+
+
+# -- damage stays local ------------------------------------------------------------------------
+
+
+def _warned(record: pytest.WarningsRecorder) -> list[str]:
+    return [str(w.message) for w in record]
+
+
+def test_damaged_user_manifest_is_set_aside_and_the_shipped_styles_work(layered: StyleLibrary) -> None:
+    before = tree_bytes(layered.shipped_root)
+    layered.root.mkdir(parents=True)
+    layered.manifest_path.write_text('{"styles": {"mine": ')
+    with pytest.warns(UserWarning) as record:
+        assert layered.names() == ["alpha", "beta"]
+        assert layered.default_style_name() == "alpha"
+        layered.load("beta")
+    (line,) = _warned(record)  # one line, once: the second read finds no damaged file
+    assert str(layered.manifest_path) in line and "\n" not in line
+    assert not layered.manifest_path.exists()
+    (aside,) = layered.root.glob("manifest.json.broken-*")
+    assert aside.read_text() == '{"styles": {"mine": '
+    layered.add_style(*tiny_generator(seed=4), "mine")  # the library is usable again
+    assert layered.names() == ["alpha", "beta", "mine"]
+    assert aside.is_file() and tree_bytes(layered.shipped_root) == before
+
+
+@pytest.mark.parametrize(
+    "entry, why",
+    [
+        ({"display_name": "x"}, "names no file"),
+        ({"file": "bad.safetensors"}, "has no architecture"),
+        ({"file": "bad.safetensors", "architecture": ["lite", 8]}, "has no architecture"),
+        ("bad.safetensors", "is not a table"),
+    ],
+    ids=["no-file", "no-architecture", "architecture-not-a-table", "not-a-table"],
+)
+def test_a_bad_entry_is_refused_the_good_ones_kept(layered: StyleLibrary, entry: object, why: str) -> None:
+    layered.add_style(*tiny_generator(seed=4), "good")
+    original = json.loads(layered.manifest_path.read_text())
+    damaged = {**original, "styles": {**original["styles"], "bad": entry}}
+    layered.manifest_path.write_text(json.dumps(damaged))
+    with pytest.warns(UserWarning) as record:
+        assert layered.names() == ["alpha", "beta", "good"]
+        layered.load("good")
+    (line,) = _warned(record)
+    assert str(layered.manifest_path) in line and f"'bad' {why}" in line and "good entries are kept" in line
+    (aside,) = layered.root.glob("manifest.json.broken-*")
+    assert json.loads(aside.read_text()) == damaged  # the whole file as the user had it
+    assert json.loads(layered.manifest_path.read_text()) == original  # rewritten with the good entries
+
+
+def test_an_entry_pointing_outside_its_library_is_refused(layered: StyleLibrary, tmp_path: Path) -> None:
+    from models.checkpoints import save_generator
+
+    outside = tmp_path / "elsewhere" / "evil.safetensors"
+    outside.parent.mkdir()
+    save_generator(outside, *tiny_generator(seed=5))  # a valid style file: only its place is wrong
+    layered.add_style(*tiny_generator(seed=4), "good")
+    manifest = json.loads(layered.manifest_path.read_text())
+    entry = manifest["styles"]["good"]
+    manifest["styles"]["evil"] = {**entry, "file": "../elsewhere/evil.safetensors", "sha256": ""}
+    manifest["styles"]["passwd"] = {**entry, "file": "../../../../../../etc/passwd"}
+    manifest["styles"]["absolute"] = {**entry, "file": str(outside)}
+    layered.manifest_path.write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning) as record:
+        assert layered.names() == ["alpha", "beta", "good"]
+        with pytest.raises(StyleError, match="not in the library"):
+            layered.load("evil")
+    (line,) = _warned(record)
+    for name in ("evil", "passwd", "absolute"):
+        assert f"style {name!r} points outside its library folder" in line
+
+
+def test_shipped_manifest_with_a_bad_entry_is_read_never_written(tmp_path: Path) -> None:
+    shipped = StyleLibrary(tmp_path / "shipped")
+    shipped.add_style(*tiny_generator(seed=0), "alpha")
+    manifest = json.loads(shipped.manifest_path.read_text())
+    manifest["styles"]["up"] = {**manifest["styles"]["alpha"], "file": "../up.safetensors"}
+    shipped.manifest_path.write_text(json.dumps(manifest))
+    before = tree_bytes(shipped.root)
+    layered = StyleLibrary(tmp_path / "user", shipped=shipped.root)
+    with pytest.warns(UserWarning, match="'up' points outside"):
+        assert layered.names() == ["alpha"]
+    assert tree_bytes(shipped.root) == before
+
+
+def test_cli_styles_with_a_damaged_user_manifest_says_one_line(tmp_path: Path) -> None:
+    from models.style_library import SHIPPED_ROOT
+
+    if not StyleLibrary(SHIPPED_ROOT).names():
+        pytest.skip("weights/ ships no style yet")
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "manifest.json").write_text("{not json")
+    listing = run_main("styles", "--device", "cpu", STYLECAM_USER_STYLES=str(user))
+    assert listing.returncode == 0, listing.stderr
+    (line,) = listing.stderr.splitlines()  # one plain line: no UserWarning, no source line
+    assert line.startswith(f"warning: style manifest {user / 'manifest.json'} is not valid JSON")
+    names = [row[1:].split()[0] for row in listing.stdout.splitlines()[1:-1]]
+    assert names == StyleLibrary(SHIPPED_ROOT).names()
+    again = run_main("styles", "--device", "cpu", STYLECAM_USER_STYLES=str(user))
+    assert again.returncode == 0 and again.stderr == "", again.stderr  # set aside: said once
