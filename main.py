@@ -14,6 +14,7 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
+from typing import TextIO
 
 from models.errors import StyleCamError
 
@@ -32,8 +33,27 @@ def app_size(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"{text!r} is not 'auto' or a whole number of pixels") from None
 
 
+def program_name(argv0: str | None = None) -> str:
+    """The program as the user typed it, for --help: `stylecam` (the installed command, also as
+    stylecam.exe), else `main.py` (run from the source tree)."""
+    name = Path(sys.argv[0] if argv0 is None else argv0).name
+    return "stylecam" if name.lower().removesuffix(".exe") == "stylecam" else "main.py"
+
+
+def plain_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """`warnings.showwarning` for users: one plain line, not Python's two with a source line."""
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description="StyleCam: real-time webcam style transfer.")
+    parser = argparse.ArgumentParser(prog=program_name(), description="StyleCam: real-time webcam style transfer.")
     parser.add_argument("--source", help="camera index, video/image file, or 'demo' (overrides saved settings)")
     parser.add_argument("--style", help="style name or weights file (overrides saved settings)")
     parser.add_argument(
@@ -134,10 +154,10 @@ def cmd_styles(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         styles = library.list_styles()
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
+        default = library.default_style_name()
+    for message in dict.fromkeys(str(w.message) for w in caught):  # each problem once, one line
+        print(f"warning: {message}", file=sys.stderr)
     device = InferenceEngine(device=args.device).describe()  # no model loaded: only the choice
-    default = library.default_style_name()
     if not styles:
         print(f"no styles ({library.describe()}); add one with `python main.py import-style FILE --name NAME`")
         return 0
@@ -184,9 +204,10 @@ def cmd_bench(argv: list[str]) -> int:
     import runpy
 
     saved = sys.argv
-    sys.argv = ["main.py bench", *argv]
+    sys.argv = [f"{program_name()} bench", *argv]
     try:
-        runpy.run_module("benchmarks.bench", run_name="__main__", alter_sys=True)
+        # alter_sys=False: argv[0] stays the command typed, which names the program in its --help
+        runpy.run_module("benchmarks.bench", run_name="__main__", alter_sys=False)
     except SystemExit as done:  # its `raise SystemExit(main())`, or argparse's exit
         if done.code is None or isinstance(done.code, int):
             return done.code or 0
@@ -213,6 +234,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    warnings.showwarning = plain_warning
     if argv[:1] == ["bench"]:  # the benchmark owns its options
         return cmd_bench(argv[1:])
     args = build_parser().parse_args(argv)

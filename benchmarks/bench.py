@@ -474,7 +474,9 @@ def devices(requested: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="main.py bench", description=__doc__.splitlines()[0])
+    # main.py sets argv[0] to "main.py bench" or "stylecam bench": the command the user typed
+    prog = sys.argv[0] if sys.argv[0].endswith(" bench") else "python -m benchmarks.bench"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--generators", nargs="+", default=DEFAULT_GENERATORS, choices=sorted(PRESETS))
     parser.add_argument("--no-styles", action="store_true", help="skip the styles in the library (weights/)")
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), help="WIDTHxHEIGHT processing sizes")

@@ -18,7 +18,7 @@ from models.errors import MediaError
 from models.style_library import StyleLibrary
 from models.stylize import stylize_file
 from models.video_io import H264Writer, VideoReader
-from tests.conftest import REPO, shared_path
+from tests.conftest import REPO, run_main, shared_path
 
 
 def run_cli(*args: str | Path, weights: Path, **env: str) -> subprocess.CompletedProcess:
@@ -348,3 +348,15 @@ def test_size_auto_and_precision_parse() -> None:
     for bad in (["--size", "big"], ["--precision", "fp16"]):
         with pytest.raises(SystemExit):
             parser.parse_args(bad)
+
+
+def test_help_names_the_program_the_user_typed() -> None:
+    from main import program_name
+
+    assert program_name("/home/me/.local/bin/stylecam") == "stylecam"
+    assert program_name("stylecam.exe") == "stylecam"
+    assert program_name("/src/stylecam/main.py") == "main.py"
+    helped = run_main("--help")
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: main.py "), helped.stderr
+    benched = run_main("bench", "--help")
+    assert benched.returncode == 0 and benched.stdout.startswith("usage: main.py bench "), benched.stderr

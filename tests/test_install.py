@@ -99,6 +99,9 @@ def test_installed_stylecam_command_runs_from_the_installed_copy(wheel: Path, tm
     helped = stylecam("--help")
     assert helped.returncode == 0, helped.stderr
     assert "--virtual-camera" in helped.stdout and "stylize" in helped.stdout
+    assert helped.stdout.startswith("usage: stylecam "), helped.stdout  # the command typed, not main.py
+    benched = stylecam("bench", "--help")
+    assert benched.returncode == 0 and benched.stdout.startswith("usage: stylecam bench "), benched.stderr
 
     listed = stylecam("styles", "--device", "cpu")
     assert listed.returncode == 0, listed.stderr
