@@ -85,20 +85,26 @@ def create_window(args: argparse.Namespace | None = None) -> MainWindow:
         library,
         settings.resolution_wh,
     )
-    controller.set_mirror(settings.mirror)
-    window = MainWindow(controller, settings, store)
-    window.session_overrides = overrides
-    if precision_notice:
-        window.banner.show_message(precision_notice)
-    style = getattr(args, "style", None)
-    if not style and settings.style in {s.name for s in controller.styles()}:
-        style = settings.style  # a saved style that was since removed falls back to the default
-    record = getattr(args, "record", None)
-    controller.start(settings.source or "auto", style)
-    if record:
-        window.start_recording_to(record)
-    if getattr(args, "virtual_camera", False):
-        window.enable_virtual_camera(echo=lambda line: print(f"warning: {line}", file=sys.stderr))
+    try:
+        controller.set_mirror(settings.mirror)
+        window = MainWindow(controller, settings, store)
+        window.session_overrides = overrides
+        if precision_notice:
+            window.banner.show_message(precision_notice)
+        style = getattr(args, "style", None)
+        if not style and settings.style in {s.name for s in controller.styles()}:
+            style = settings.style  # a saved style that was since removed falls back to the default
+        record = getattr(args, "record", None)
+        controller.start(settings.source or "auto", style)
+        if record:
+            window.start_recording_to(record)
+        if getattr(args, "virtual_camera", False):
+            window.enable_virtual_camera(echo=lambda line: print(f"warning: {line}", file=sys.stderr))
+    except BaseException:
+        # whatever stopped the start (an error, Ctrl-C): the threads already started are stopped
+        # and joined before the exception leaves, or Qt aborts on threads destroyed while running
+        controller.shutdown()
+        raise
     return window
 
 
@@ -130,10 +136,15 @@ def run_app(args: argparse.Namespace) -> int:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     window = create_window(args)
-    window.show()
-    # Ctrl+C in the terminal closes the window properly (finishing any recording); the timer
-    # lets the Python interpreter run its signal handler while Qt's loop is waiting.
-    signal.signal(signal.SIGINT, lambda *_: window.close())
-    tick = QTimer(interval=200, timeout=lambda: None)
-    tick.start()
-    return app.exec()
+    try:
+        window.show()
+        # Ctrl+C in the terminal closes the window properly (finishing any recording); the timer
+        # lets the Python interpreter run its signal handler while Qt's loop is waiting.
+        signal.signal(signal.SIGINT, lambda *_: window.close())
+        tick = QTimer(interval=200, timeout=lambda: None)
+        tick.start()
+        return app.exec()
+    finally:
+        # the loop can end without the window's closeEvent (app.quit(), an exception in a slot):
+        # join the threads here too; after a normal close this is a no-op
+        window.controller.shutdown()
