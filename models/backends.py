@@ -91,6 +91,7 @@ class _Uint8FrameModel(nn.Module):
 def openvino_available() -> bool:
     try:
         import onnx  # noqa: F401  (torch's ONNX exporter needs it)
+
         openvino_runtime.load()
     except ImportError:
         return False
