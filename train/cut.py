@@ -36,7 +36,7 @@ from train.checkpoint import (
     restore_optimizers,
     restore_rng,
 )
-from train.config import CutConfig
+from train.config import ADAM_BETA2, CutConfig
 from train.data import StepBatchSampler, UnpairedDataset, sample_batch, scan_folder, steps_per_epoch, unpaired_data_info
 from train.distill import load_teacher
 from train.distributed import pick_device
@@ -57,14 +57,14 @@ class CutTrainer:
         torch.manual_seed(config.seed)
         self.gen, self.gen_config = self._initial_generator(config)
         self.gen = self.gen.to(self.device).train()
-        self.disc = init_weights(PatchDiscriminator(3, config.ndf, config.d_layers), config.init_gain)
+        self.disc = init_weights(PatchDiscriminator(3, config.ndf))
         self.disc = self.disc.to(self.device).train()
         self.tap = EncoderTap(self.gen, config.nce_pixels)
         channels = feature_channels(self.tap, self.device)
         self.nce = PatchNCE(channels, config.nce_dim, config.nce_patches, config.nce_temperature)
-        self.heads = init_weights(self.nce.heads, config.init_gain).to(self.device).train()
+        self.heads = init_weights(self.nce.heads).to(self.device).train()
         self.models = {"G": self.gen, "D": self.disc, "F": self.heads}
-        betas = (config.beta1, config.beta2)
+        betas = (config.beta1, ADAM_BETA2)
         g_params = itertools.chain(self.gen.parameters(), self.heads.parameters())
         self.optimizers = {
             "G": torch.optim.Adam(g_params, config.lr, betas),
@@ -81,7 +81,7 @@ class CutTrainer:
         (its architecture, weights and fixed palette map): CUT as a fine-tune of that style."""
         if not config.init:
             gen_config = config.generator_config()
-            return init_weights(create_generator(gen_config), config.init_gain), gen_config
+            return init_weights(create_generator(gen_config)), gen_config
         gen, gen_config = load_teacher(config.init, config.library)
         if hasattr(gen, "inference_border"):
             gen.inference_border = 0  # trained without the inference margin, as every trainer here

@@ -33,7 +33,7 @@ from train.checkpoint import (
     restore_optimizers,
     restore_rng,
 )
-from train.config import TrainConfig
+from train.config import ADAM_BETA2, TrainConfig
 from train.data import (
     StepBatchSampler,
     UnpairedDataset,
@@ -90,10 +90,10 @@ class CycleGANTrainer:
         self.memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
 
         torch.manual_seed(config.seed)  # identical init on every rank (DDP also broadcasts it)
-        self.g_a = self._prepare(init_weights(create_generator(self.gen_config), config.init_gain))  # A -> B
-        self.g_b = self._prepare(init_weights(create_generator(self.gen_config), config.init_gain))  # B -> A
-        self.d_a = self._prepare(init_weights(self._discriminator(), config.init_gain))  # judges B images
-        self.d_b = self._prepare(init_weights(self._discriminator(), config.init_gain))  # judges A images
+        self.g_a = self._prepare(init_weights(create_generator(self.gen_config)))  # A -> B
+        self.g_b = self._prepare(init_weights(create_generator(self.gen_config)))  # B -> A
+        self.d_a = self._prepare(init_weights(self._discriminator()))  # judges B images
+        self.d_b = self._prepare(init_weights(self._discriminator()))  # judges A images
         self.models = {"G_A": self.g_a, "G_B": self.g_b, "D_A": self.d_a, "D_B": self.d_b}
         self.train_models = {name: self._wrap(m) for name, m in self.models.items()}
         generators = {"G_A": self.g_a, "G_B": self.g_b}
@@ -103,7 +103,7 @@ class CycleGANTrainer:
         # Hooked after the EMA copies its shadows, so only the trained generators carry the hooks.
         self.spikes = SpikePenalty(generators.values()) if config.lambda_spike > 0 else None
 
-        betas = (config.beta1, config.beta2)
+        betas = (config.beta1, ADAM_BETA2)
         self.opt_g = torch.optim.Adam(itertools.chain(self.g_a.parameters(), self.g_b.parameters()), config.lr, betas)
         self.opt_d = torch.optim.Adam(itertools.chain(self.d_a.parameters(), self.d_b.parameters()), config.lr, betas)
         self.optimizers = {"G": self.opt_g, "D": self.opt_d}
@@ -123,7 +123,7 @@ class CycleGANTrainer:
         return lr_factor(step, self.total_steps, self.config.decay_fraction)
 
     def _discriminator(self) -> nn.Module:
-        return PatchDiscriminator(3, self.config.ndf, self.config.d_layers)
+        return PatchDiscriminator(3, self.config.ndf)
 
     def _prepare(self, model: nn.Module) -> nn.Module:
         return model.to(self.device, memory_format=self.memory_format).train()

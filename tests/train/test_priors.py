@@ -37,7 +37,8 @@ def test_weighted_priors_compute_only_what_is_weighted() -> None:
 @pytest.mark.parametrize(
     "removed",
     [{"global_tone": True}, {"tone_only": True}, {"norm_clip": 4.0}, {"cycle_noise": 0.1},
-     {"dark_style_fraction": 0.15}, {"hue_keep_min_saturation": 0.5}, {"spike_sigma": 6.0}],
+     {"dark_style_fraction": 0.15}, {"hue_keep_min_saturation": 0.5}, {"spike_sigma": 6.0},
+     {"d_layers": 4}, {"beta2": 0.99}, {"init_gain": 0.05}],
 )  # fmt: skip
 def test_a_removed_option_is_gone_from_the_command_line_and_ignored_with_a_warning(
     removed: dict, dataroot: Path, tmp_path: Path
@@ -61,3 +62,20 @@ def test_an_old_checkpoint_at_the_old_defaults_loads_silently(dataroot: Path, tm
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert TrainConfig.from_dict(saved) == tiny_config(dataroot, tmp_path)
+
+
+def test_the_trainer_offers_at_most_50_options_and_every_recipe_option(capsys) -> None:
+    """`python -m train --help` stays short, and nothing a recipe sets was taken out."""
+    import re
+
+    from train.recipe import available, load_recipe
+    from train.trainer import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    options = set(re.findall(r"^  (?:-\w, )?--([a-z0-9-]+)", capsys.readouterr().out, re.MULTILINE))
+    assert 0 < len(options) <= 50, sorted(options)
+    for name in available():
+        for stage in load_recipe(name).stages:
+            if stage.kind == "cyclegan":  # the stages `python -m train` itself runs
+                assert {k.replace("_", "-") for k in stage.options} <= options, (name, stage.name)
