@@ -15,6 +15,9 @@ them alike: compare ratios, not absolute numbers, across runs. Also: time to loa
 where Linux allows; `torch.cuda.max_memory_allocated` on CUDA), how cost grows with pixel count,
 and end-to-end latency / dropped frames through the app's threads when
 `benchmarks.e2e_latency.measure_e2e` is available.
+
+Suites (`--suite`): `generators` (the above, the default), `costs` (what the stabilizer, the
+palette map and the colour guard each add per frame on a style: benchmarks/stage_costs.py), `all`.
 """
 
 from __future__ import annotations
@@ -488,6 +491,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--e2e-seconds", type=float, default=5.0, help="seconds of video per end-to-end run (0: skip)")
     parser.add_argument("--quick", action="store_true", help="3 repeats, no bf16 or end-to-end run: a smoke test")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument(
+        "--suite", default="generators", choices=["generators", "costs", "all"],
+        help="generators: the tables above; costs: each optional stage's cost per frame on --costs-style",
+    )  # fmt: skip
+    parser.add_argument("--costs-style", help="style for the costs suite (default: the library's default)")
+    parser.add_argument(
+        "--costs-sizes", type=int, nargs="+", default=[256], help="processing short sides for the costs suite"
+    )
     args = parser.parse_args(argv)
     for label in args.sizes:
         try:
@@ -496,19 +507,26 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(err))
     if args.quick:
         args.repeats, args.e2e_seconds = 3, 0.0
-    generators = [(name, create_generator(name)) for name in args.generators]
-    if not args.no_styles:
-        generators += library_styles()
-    results = []
-    for device in devices(args.device):
-        for name, generator in generators:
-            e2e = args.e2e_seconds if "resnet" not in name or device == "cuda" else 0.0  # ResNet-9 on CPU: ~2 fps
-            results.append(
-                bench_generator(
-                    name, generator, args.sizes, device, args.repeats, not args.no_naive, e2e, with_bf16=not args.quick
+    results, costs = [], None
+    if args.suite in ("generators", "all"):
+        generators = [(name, create_generator(name)) for name in args.generators]
+        if not args.no_styles:
+            generators += library_styles()
+        for device in devices(args.device):
+            for name, generator in generators:
+                e2e = args.e2e_seconds if "resnet" not in name or device == "cuda" else 0.0  # ResNet-9 on CPU: ~2 fps
+                results.append(
+                    bench_generator(
+                        name, generator, args.sizes, device, args.repeats, not args.no_naive, e2e, not args.quick
+                    )
                 )
-            )
-    print_table(results)
+        print_table(results)
+    if args.suite in ("costs", "all"):
+        from benchmarks.stage_costs import print_costs, stage_costs
+
+        rounds, per_round = (1, 4) if args.quick else (6, 20)
+        costs = stage_costs(args.costs_style, args.costs_sizes, rounds, per_round)
+        print_costs(costs)
     print(
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}"
         + (" (set by the bench)" if OMP_POLICY_SET_HERE else "")
@@ -526,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
             "argv": argv,
         }
         with open(args.json, "w") as f:
-            json.dump({**meta, "results": results}, f, indent=2)
+            json.dump({**meta, "results": results, "costs": costs}, f, indent=2)
     return 0
 
 

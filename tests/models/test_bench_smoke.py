@@ -30,3 +30,19 @@ def test_bench_quick_writes_json(tmp_path: Path) -> None:
             assert row[column]["median"] > 0 and row[column]["p95"] >= row[column]["median"]
             assert row[column]["n"] >= 1
         assert row["engine_fps"] > 0 and row["peak_rss_mib"] > 0
+
+
+def test_bench_costs_suite_measures_each_stage(tmp_path: Path) -> None:
+    """`main.py bench --suite costs` on the shipped default style: every stage on and off."""
+    out = tmp_path / "costs.json"
+    cmd = [sys.executable, "main.py", "bench", "--suite", "costs", "--quick", "--costs-sizes", "64"]
+    run = subprocess.run([*cmd, "--json", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "stage costs:" in run.stdout
+    data = json.loads(out.read_text())
+    assert data["results"] == []  # the generator tables are another suite
+    stages = {row["stage"].split(" ")[0] for row in data["costs"]["rows"]}
+    assert stages == {"stabilizer", "palette", "colour_guard"}
+    for row in data["costs"]["rows"]:
+        if "skipped" not in row:
+            assert row["on_ms"] > 0 and row["off_ms"] > 0 and row["frames"] >= 1

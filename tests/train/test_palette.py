@@ -157,7 +157,7 @@ def test_refit_fits_a_fixed_palette_map_again_on_the_raw_outputs(trained_run: Pa
 
 
 def test_palette_cost_benchmark_compares_the_same_weights() -> None:
-    from benchmarks.palette_cost import without_palette
+    from benchmarks.stage_costs import without_palette
 
     plain, config = tiny_generator("lite_hq", n_blocks=1)
     mapped = palette_twin(plain, config)
