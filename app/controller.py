@@ -209,6 +209,23 @@ class Controller(QObject):
         self.knobs.stabilize = bool(on)
 
     @property
+    def detail(self) -> float:
+        """How much of the camera frame's edges the upscaling keeps (models/detail.py)."""
+        return self.knobs.detail
+
+    def set_detail(self, detail: float) -> None:
+        """0 = plain resize of the style's picture .. 1 = every edge of the frame; from the next frame."""
+        self.knobs.detail = min(1.0, max(0.0, float(detail)))
+
+    @property
+    def faces(self) -> bool:
+        return self.knobs.faces
+
+    def set_faces(self, on: bool) -> None:
+        """Face-aware detail: faces found in the picture get more detail than the scene."""
+        self.knobs.faces = bool(on)
+
+    @property
     def size(self) -> int | None:
         """The processing size in use (short side; None = native). Its one owner is the engine."""
         return self.inference.size

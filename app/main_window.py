@@ -118,6 +118,19 @@ class MainWindow(QMainWindow):
         self.act_stabilize.setChecked(s.stabilize)
         self.act_stabilize.blockSignals(False)
         c.set_stabilize(s.stabilize)
+        self.act_more_detail = self._action(
+            "More &detail", lambda: self.nudge_detail(0.1), "D", "Keep more of the camera's edges (sharper, less paint)"
+        )
+        self.act_less_detail = self._action(
+            "&Less detail", lambda: self.nudge_detail(-0.1), "Shift+D", "Keep fewer of the camera's edges (more paint)"
+        )
+        self.act_faces = self._action(
+            "Keep &faces", self.set_faces, "F", "Give faces more detail than the scene", checkable=True
+        )
+        self.act_faces.blockSignals(True)  # the saved (or --no-faces) state, not a user choice
+        self.act_faces.setChecked(s.faces)
+        self.act_faces.blockSignals(False)
+        c.set_faces(s.faces)
         self.act_compare = self._action("&Cycle compare mode", self.cycle_compare, "C")
         self.act_stronger = self._action("Strength &up", lambda: self.nudge_strength(0.1), "+")
         self.act_weaker = self._action("Strength &down", lambda: self.nudge_strength(-0.1), "-")
@@ -165,6 +178,13 @@ class MainWindow(QMainWindow):
         self.strength.setToolTip("Strength: blend of stylized and original (+ / -)")
         self.strength.valueChanged.connect(self.set_strength)
         self.controller.set_strength(self.settings.strength)
+        self.detail = QSlider(Qt.Orientation.Horizontal)
+        self.detail.setRange(0, 100)
+        self.detail.setFixedWidth(100)
+        self.detail.setValue(round(self.settings.detail * 100))
+        self.detail.setToolTip("Detail: how much of the camera's edges the picture keeps (D / Shift+D)")
+        self.detail.valueChanged.connect(self.set_detail)
+        self.controller.set_detail(self.settings.detail)
         self.size_combo = QComboBox()
         sizes = SIZES if self.settings.size in SIZES else (*SIZES[:-1], self.settings.size, 0)
         for size in sizes:
@@ -180,6 +200,7 @@ class MainWindow(QMainWindow):
             ("Style ", self.style_combo),
             ("  Compare ", self.compare_combo),
             ("  Strength ", self.strength),
+            ("  Detail ", self.detail),
             ("  Size ", self.size_combo),
         ):
             bar.addWidget(QLabel(label))
@@ -210,8 +231,10 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _=False, wh=(w, h): self.set_resolution(wh))
         source.addActions([self.act_open, self.act_mirror, self.act_reconnect])
         self.style_menu = menus.addMenu("S&tyle")
-        view = menus.addMenu("&View")
-        view.addActions([self.act_compare, self.act_stronger, self.act_weaker, self.act_hud, self.act_fullscreen])
+        view = self.view_menu = menus.addMenu("&View")
+        view.addActions([self.act_compare, self.act_stronger, self.act_weaker])
+        view.addActions([self.act_more_detail, self.act_less_detail, self.act_faces])
+        view.addActions([self.act_hud, self.act_fullscreen])
         record = menus.addMenu("&Record")
         record.addActions([self.act_record, self.act_record_sbs, self.act_snapshot, self.act_folder])
         record.addAction(self.act_snapshot_folder)
@@ -387,6 +410,20 @@ class MainWindow(QMainWindow):
     def nudge_strength(self, delta: float) -> None:
         self.strength.setValue(self.strength.value() + round(delta * 100))
 
+    def set_detail(self, value: int) -> None:
+        self.settings.detail = value / 100
+        self.session_overrides.pop("detail", None)  # chosen in the app: saved
+        self.controller.set_detail(self.settings.detail)
+
+    def nudge_detail(self, delta: float) -> None:
+        self.detail.setValue(self.detail.value() + round(delta * 100))
+
+    def set_faces(self, on: bool) -> None:
+        self.settings.faces = on
+        self.session_overrides.pop("faces", None)
+        self.controller.set_faces(on)
+        self.statusBar().showMessage(f"Keep faces {'on' if on else 'off'} (F)", 3000)
+
     def set_stabilize(self, on: bool) -> None:
         self.settings.stabilize = on
         self.session_overrides.pop("stabilize", None)  # chosen in the app: saved
@@ -427,7 +464,8 @@ class MainWindow(QMainWindow):
         size = f"{self.controller.size}px" if self.controller.size else "native"  # in use, not the saved choice
         size = f"auto {size}" if self.controller.size_auto else size
         steady = "steady" if engine.stabilize else "steady off"  # the engine's flag, as the size: in use
-        self.view.hud_lines = [numbers, f"style {style} | {size} | {steady} | {engine.describe()}"]
+        detail = f"detail {engine.detail:.2f}" + (" faces" if engine.faces and engine.detail else "")
+        self.view.hud_lines = [numbers, f"style {style} | {size} | {steady} | {detail} | {engine.describe()}"]
         if self.controller.virtual_camera_on and not self.virtual_camera_label.isHidden():
             self.view.hud_lines.append(self.virtual_camera_label.text())
         if not self.act_hud.isChecked():

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QStandardPaths
 
 from app.auto_size import AUTO_SIZE
+from models.detail import DEFAULT_DETAIL, DEFAULT_FACES
 
 ORGANIZATION = "StyleCam"
 APPLICATION = "StyleCam"
@@ -53,6 +54,8 @@ class AppSettings:
     resolution: str = "640x480"
     record_side_by_side: bool = False
     stabilize: bool = True  # temporal stabilizer: steady strokes where the scene is still
+    detail: float = DEFAULT_DETAIL  # camera edges kept by the upscaling: 0 plain resize .. 1 every edge
+    faces: bool = DEFAULT_FACES  # face-aware detail: faces get more of it than the scene
 
     @classmethod
     def load(cls, store: QSettings) -> AppSettings:
@@ -75,6 +78,7 @@ class AppSettings:
             values.compare = "off"
         values.strength = min(1.0, max(0.0, values.strength))
         values.size = max(AUTO_SIZE, values.size)  # saved: 32 .. 4096, 0 (native) or AUTO_SIZE
+        values.detail = min(1.0, max(0.0, values.detail))
         values.output_dir = values.output_dir or default_output_dir()
         values.snapshot_dir = values.snapshot_dir or default_snapshot_dir()
         return values

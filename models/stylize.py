@@ -38,6 +38,12 @@ def check_size(size: int) -> None:
         )
 
 
+def check_detail(detail: float | None) -> None:
+    """`--detail`: 0..1, else one line naming the range."""
+    if detail is not None and not 0.0 <= detail <= 1.0:
+        raise StyleCamError(f"--detail {detail} is out of range; use a value from 0 (plain resize) to 1 (every edge)")
+
+
 def check_job(source: Path, target: Path) -> None:
     """Everything about the two paths that can be said before a style is loaded."""
     source, target = Path(source), Path(target)

@@ -55,6 +55,8 @@ class Knobs:
 
     strength: float = 1.0
     stabilize: bool = False  # the temporal stabilizer on the engine in use
+    detail: float = 0.0  # edges of the camera frame kept by the upscaling (models/detail.py)
+    faces: bool = False  # face-aware detail
 
 
 class InferenceWorker(QThread):
@@ -105,6 +107,7 @@ class InferenceWorker(QThread):
             engine = self.engine  # one engine (one style, one size) for the whole frame
             engine.strength = self.knobs.strength
             engine.stabilize = self.knobs.stabilize  # a no-op unless it changed
+            engine.detail, engine.faces = self.knobs.detail, self.knobs.faces
             if self._stream != (engine, captured.stream):
                 engine.reset_stream()  # a new source, or this engine last ran older frames
                 self._stream = (engine, captured.stream)

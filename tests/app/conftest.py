@@ -61,9 +61,10 @@ def make_window(qtbot, tmp_path: Path) -> Callable:
         size: int = 128,
         record: Path | None = None,
         no_stabilize: bool = False,
+        **options: object,  # more command-line values: detail=0.5, faces=False, ...
     ):
         args = argparse.Namespace(
-            source=source, style=style, size=size, record=record, device="cpu", no_stabilize=no_stabilize
+            source=source, style=style, size=size, record=record, device="cpu", no_stabilize=no_stabilize, **options
         )
         window = create_window(args)
         window.settings.output_dir = str(tmp_path / "out")
