@@ -1,7 +1,9 @@
 """What each optional stage of a style costs per frame: `main.py bench --suite costs`.
 
-The stages a user or a recipe switches per style: the temporal stabilizer (key T), the palette
-map (train.palette) and the colour guard (train.colour_guard). For each, the whole engine
+The stages a user or a recipe switches per style: the temporal stabilizer (key T), the detail
+step at the app's default Detail with face-aware mode (models/detail.py; measured against Detail
+0, both with the stabilizer, as the app runs), the palette map (train.palette) and the colour
+guard (train.colour_guard). For each, the whole engine
 (`InferenceEngine.process`, a 640x480 BGR frame in and out) runs the same style with the stage on
 and off, frame by frame in turns in one process (the one going first alternates), so both see
 the same moments of machine load: compare the ratio, not the absolute times, across runs.
@@ -27,13 +29,14 @@ import cv2
 import numpy as np
 from torch import nn
 
+from models.detail import DEFAULT_DETAIL
 from models.engine import InferenceEngine
 from models.registry import GeneratorConfig, create_generator
 from models.style_library import StyleLibrary
 from models.video_io import VideoReader
 
 CLIP = (Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "videos" / "sister.mkv").resolve()
-STAGES = ("stabilizer", "palette", "colour_guard")
+STAGES = ("stabilizer", "detail", "palette", "colour_guard")
 
 
 def clip_frames(path: Path | None, count: int) -> tuple[list[np.ndarray], str]:
@@ -57,22 +60,25 @@ def without_palette(model: nn.Module, config: GeneratorConfig) -> nn.Module:
 
 
 def stage_variants(library: StyleLibrary, style: str, stage: str, guard_block: int = 8) -> dict[str, tuple]:
-    """{"on": (generator, stabilize), "off": (...)} for one stage of a style; empty when the style
-    cannot have it (a palette cost needs a style with a palette map)."""
+    """{"on": (generator, engine options), "off": (...)} for one stage of a style; empty when the
+    style cannot have it (a palette cost needs a style with a palette map)."""
     entry = library.resolve(style)
-    if stage == "stabilizer":
+    if stage in ("stabilizer", "detail"):
         model, _ = library.load(entry)
-        return {"on": (model, True), "off": (model, False)}
+        if stage == "stabilizer":
+            return {"on": (model, {"stabilize": True}), "off": (model, {"stabilize": False})}
+        detailed = {"stabilize": True, "detail": DEFAULT_DETAIL, "faces": True}
+        return {"on": (model, detailed), "off": (model, {"stabilize": True})}
     if stage == "palette":
         if not entry.config.palette:
             return {}
         model, _ = library.load(entry)
-        return {"on": (model, False), "off": (without_palette(model, entry.config), False)}
+        return {"on": (model, {}), "off": (without_palette(model, entry.config), {})}
     if stage == "colour_guard":  # weight-free: the same generator with the guard on and off
         block = entry.config.colour_guard or guard_block
         guarded, _ = library.load(replace(entry, config=replace(entry.config, colour_guard=block)))
         plain, _ = library.load(replace(entry, config=replace(entry.config, colour_guard=0)))
-        return {"on": (guarded, False), "off": (plain, False)}
+        return {"on": (guarded, {}), "off": (plain, {})}
     raise ValueError(f"unknown stage {stage!r}; one of {', '.join(STAGES)}")
 
 
@@ -86,9 +92,9 @@ def measure_pair(
 ) -> dict[str, list[float]]:
     """Wall-clock ms of each `engine.process` call per variant, frame by frame in turns."""
     engines = {}
-    for name, (generator, stabilize) in variants.items():
+    for name, (generator, options) in variants.items():
         # each engine prepares its own copy: the pair may share one generator (the stabilizer)
-        engines[name] = InferenceEngine(device="cpu", size=size, stabilize=stabilize, precision=precision)
+        engines[name] = InferenceEngine(device="cpu", size=size, precision=precision, **options)
         engines[name].set_style(generator, name)
         for frame in frames[:3]:  # warm-up at the clip's shape, the stabilizer's first blends included
             engines[name].process(frame)

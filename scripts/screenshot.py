@@ -2,6 +2,7 @@
 from the X server (under Xvfb when there is no display) into docs/screenshot.png.
 
     python scripts/screenshot.py [--video FILE] [--style NAME|FILE] [--run RUNS/NAME] [--out docs/screenshot.png]
+        [--detail 0.2] [--faces|--no-faces] [--compare side|off] [--window 1280x660]
 
 `--run` exports a training run's generator into a temporary library first (nothing is written to
 weights/). Settings go to a temporary file, so the user's saved settings are left alone.
@@ -53,7 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     parser.add_argument("--style", help="library style or weights file (default: the library's default)")
     parser.add_argument("--run", type=Path, help="a training run folder to export into a temporary library")
-    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--size", default="auto", help="processing size: auto (the app's default) or pixels")
+    parser.add_argument("--detail", type=float, help="Detail, 0..1 (default: the app's)")
+    parser.add_argument("--faces", action=argparse.BooleanOptionalAction, help="face-aware detail (default: the app's)")
+    parser.add_argument(
+        "--compare", default="side", choices=["side", "off"], help="original | stylized, or stylized only"
+    )
+    parser.add_argument("--window", default="1280x660", help="window size WxH (the picture scales to fit it)")
     parser.add_argument("--seconds", type=float, default=8.0, help="how long the window runs before the grab")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshot.png")
     args = parser.parse_args(argv)
@@ -69,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         exported = export_run(args.run, "preview", f"{args.run.name} (preview)", library_root=work / "weights")
         os.environ["STYLECAM_WEIGHTS"] = str(work / "weights")
         style = exported.name
-    xvfb = start_xvfb(1400, 900)
+    win_w, win_h = (int(v) for v in args.window.lower().split("x"))
+    xvfb = start_xvfb(max(1400, win_w + 100), max(900, win_h + 100))
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     try:
         from PySide6.QtCore import QEventLoop, QTimer
@@ -79,10 +87,18 @@ def main(argv: list[str] | None = None) -> int:
 
         app = QApplication(sys.argv[:1])
         window = create_window(
-            argparse.Namespace(source=str(args.video), style=style, size=args.size, record=None, device="auto")
+            argparse.Namespace(
+                source=str(args.video),
+                style=style,
+                size=args.size if args.size == "auto" else int(args.size),
+                record=None,
+                device="auto",
+                detail=args.detail,
+                faces=args.faces,
+            )
         )
-        window.set_compare("side")
-        window.resize(1280, 660)  # two 4:3 pictures side by side, little dead space
+        window.set_compare(args.compare)
+        window.resize(win_w, win_h)  # the default: two 4:3 pictures side by side, little dead space
         window.move(0, 0)
         window.show()
         loop = QEventLoop()
