@@ -12,7 +12,9 @@ of the runner's own buffer, valid until its next call: the engine makes the one 
   vs 256x256 per pixel: 1.39x vs eager's 1.60x; both linear up to 640x360).
 - `TorchRunner` (CUDA, half precision, or when OpenVINO is missing): uint8 upload, conversion on
   the device, channels_last; on CUDA pinned host buffers and one synchronisation per frame (the
-  copy back); optional `torch.compile` (CUDA graphs via mode="reduce-overhead" on CUDA).
+  copy back); optional `torch.compile` (CUDA graphs via mode="reduce-overhead" on CUDA). It also
+  offers the engine the full-frame device path (`full_frame`, `run_full_frame`; the steps are in
+  models/device_path.py): the full-size frame goes up once, the final frame comes down once.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import torch
 from torch import nn
 
 from models import openvino_runtime
+from models.device_path import DeviceStabilizer, stylize_on_device
 from models.lite_generator import fold_demodulation
 
 
@@ -186,6 +189,16 @@ class TorchRunner:
             self._forward = torch.compile(model, mode=mode, dynamic=False)
         self._pinned: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         self._lock = threading.Lock()
+        # The full-frame path's host buffers (pinned on CUDA), one size at a time, and a count of
+        # every host<->device copy it makes (the tests check one of each per frame).
+        self._staging: torch.Tensor | None = None
+        self._download: torch.Tensor | None = None
+        self.transfers = {"uploads": 0, "downloads": 0, "syncs": 0}
+        # Whether the engine takes the full-frame device path with this runner
+        # (models/device_path.py) or the host path (resize, __call__, detail on the host). On by
+        # default on CUDA only: on the CPU the host path's OpenCV kernels are the faster ones, and
+        # the CPU fallback keeps its behaviour; the tests turn it on to run the device path on CPU.
+        self.full_frame = device.type == "cuda"
 
     @torch.inference_mode()
     def __call__(self, bgr: np.ndarray) -> np.ndarray:
@@ -214,3 +227,68 @@ class TorchRunner:
         download.copy_(y, non_blocking=True)
         torch.cuda.current_stream(self.device).synchronize()  # the one host sync per frame
         return download.numpy()
+
+    # -- the full-frame device path (models/device_path.py) -----------------------------------
+    @torch.inference_mode()
+    def run_full_frame(
+        self,
+        bgr: np.ndarray,
+        shape: tuple[int, int],
+        aux: np.ndarray | None,
+        *,
+        detail: float,
+        strength: float,
+        stabilizer: DeviceStabilizer | None,
+        has_plan: bool,
+        has_mask: bool,
+    ) -> np.ndarray:
+        """The whole frame on the device: one upload of the full-size BGR uint8 frame (with the
+        small float32 `aux` side buffer in the same copy), resize, model, stabilizer, detail and
+        strength on the device, one download of the final frame and one sync. Returns a new
+        BGR uint8 array of `bgr`'s size."""
+        with self._lock:
+            frame, aux_t = self._upload(bgr, aux)
+            out = stylize_on_device(
+                self._forward,
+                self.dtype,
+                frame,
+                shape,
+                aux_t,
+                detail=detail,
+                strength=strength,
+                stabilizer=stabilizer,
+                has_plan=has_plan,
+                has_mask=has_mask,
+            )
+            return self._fetch(out)
+
+    def _upload(self, bgr: np.ndarray, aux: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One host-to-device copy of a staging buffer holding the frame's bytes and then, at a
+        64-byte aligned offset, `aux`'s float32 bytes; returns device views of the two."""
+        h, w = bgr.shape[:2]
+        frame_bytes = h * w * 3
+        offset = -(-frame_bytes // 64) * 64
+        total = offset + (aux.nbytes if aux is not None else 0)
+        if self._staging is None or self._staging.numel() != total:
+            self._staging = torch.empty(total, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
+        host = self._staging.numpy()
+        host[:frame_bytes].reshape(h, w, 3)[...] = bgr
+        if aux is not None:
+            host[offset:].view(np.float32).reshape(aux.shape)[...] = aux
+        staged = self._staging.to(self.device, non_blocking=True)  # on the CPU: the buffer itself
+        self.transfers["uploads"] += 1
+        frame = staged[:frame_bytes].view(h, w, 3)
+        aux_t = staged[offset:].view(torch.float32).view(aux.shape) if aux is not None else None
+        return frame, aux_t
+
+    def _fetch(self, out: torch.Tensor) -> np.ndarray:
+        """The one device-to-host copy of the final frame (and on CUDA the one sync)."""
+        self.transfers["downloads"] += 1
+        if self.device.type != "cuda":
+            return out.to("cpu").numpy().copy() if out.device.type != "cpu" else out.numpy()
+        if self._download is None or self._download.shape != out.shape:
+            self._download = torch.empty(out.shape, dtype=torch.uint8, pin_memory=True)
+        self._download.copy_(out, non_blocking=True)
+        torch.cuda.current_stream(self.device).synchronize()
+        self.transfers["syncs"] += 1
+        return self._download.numpy().copy()  # the caller keeps it; the pinned buffer is reused

@@ -30,6 +30,7 @@ from torch import nn
 
 from models.backends import FrameModel, FrameRunner, OpenVinoRunner, TorchRunner, openvino_available
 from models.detail import detail_upscale, face_detail
+from models.device_path import process_full_frame
 from models.errors import StyleCamError
 from models.faces import FaceTracker
 from models.frames import as_bgr, processing_shape, resize
@@ -234,7 +235,11 @@ class InferenceEngine:
 
     # -- frames ---------------------------------------------------------------------------
     def process(self, frame: np.ndarray) -> np.ndarray:
-        """Stylize one frame; returns a BGR uint8 frame of the input's height and width."""
+        """Stylize one frame; returns a BGR uint8 frame of the input's height and width.
+
+        With a runner that offers it (`full_frame`: `TorchRunner` on CUDA), the whole frame's
+        work runs on the device, one upload and one download (models/device_path.py); else on
+        the host: resize, runner, stabilizer, detail and strength with OpenCV."""
         bgr = as_bgr(frame)
         active, size, strength, stabilizer = self._active, self._size, self._strength, self._stabilizer
         detail, faces = self._detail, self._faces
@@ -243,6 +248,15 @@ class InferenceEngine:
         h, w = bgr.shape[:2]
         ph, pw = processing_shape(h, w, size)
         start = time.perf_counter()
+        if getattr(active.runner, "full_frame", False):
+            # the device path (models/device_path.py): one upload, everything on the device, one
+            # download; the detail step is not timed apart there (that would take a second sync)
+            styled = process_full_frame(
+                active.runner, bgr, (ph, pw), detail=detail, strength=strength, faces=faces, stabilizer=stabilizer
+            )
+            self.last_detail_ms = 0.0
+            self.last_inference_ms = (time.perf_counter() - start) * 1000.0
+            return styled
         small_in = resize(bgr, ph, pw)
         small = active.runner(small_in)  # may be the runner's buffer: not ours to keep
         if stabilizer is not None:
