@@ -105,7 +105,7 @@ class ResizeConvUp(nn.Module):
 
     With `clip` > 0 the ReLU after the norm becomes a ReLU capped at `clip` (standard deviations,
     as the norm's output is standardised), at no extra cost. Its inputs' peaks of 12-16 sigma,
-    what is left of the droplet trick (train/spike_penalty.py), reach the last convolution as a
+    what is left of the droplet trick (train/losses/spike_penalty.py), reach the last convolution as a
     few saturated colour spots; capped at 4 their cores come out paler, and the styles' SWD+colour
     to the paintings dropped by 7-25% with texture SWD level or better. It does not remove a
     blob's rim: on Van Gogh the rims stayed as red spots, so that style ships uncapped (README).
@@ -201,7 +201,7 @@ class LiteGenerator(nn.Module):
             nn.Tanh(),
         )
         # Registered last: its parameters follow the ones a checkpoint without it holds, which
-        # lets the trainer switch it on when resuming such a run (train/trainer.py).
+        # lets the trainer switch it on when resuming such a run (train/trainers/cyclegan.py).
         self.tone = GlobalTone(c0) if config.global_tone else None
         self.palette = PaletteMap() if config.palette else None  # last: see models/palette.py
         self.guard = ColourGuard(config.colour_guard) if config.colour_guard else None

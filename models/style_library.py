@@ -8,7 +8,7 @@
 
 `$STYLECAM_WEIGHTS=/dir` (or an explicit folder, `StyleLibrary(root)`) selects one library that
 is both read and written, with no shipped layer: tests, portable installs, and maintainers
-writing a new shipped style on purpose (`python -m train.export RUN --name N --library weights`).
+writing a new shipped style on purpose (`python -m train.stages.export RUN --name N --library weights`).
 
 A manifest entry records what a person needs to trust a style: display name, architecture and
 hyper-parameters, training data and steps, evaluation figures and the file's sha256. A style

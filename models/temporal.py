@@ -8,7 +8,7 @@ where the warped previous *input* matches the current input (so disocclusions, c
 changes take the new output at once). The blend is recursive: a still region's strokes are an
 exponential average over the last few frames, a moving one follows its motion.
 
-The figures it is judged by are the flicker ratio and face structure of train/webcam_metrics.py.
+The figures it is judged by are the flicker ratio and face structure of train/evaluation/webcam_metrics.py.
 """
 
 from __future__ import annotations

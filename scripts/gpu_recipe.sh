@@ -11,7 +11,7 @@
 # and the export into the library $WORK/library. Training gets BUDGET seconds less RESERVE; at
 # the deadline it is sent SIGTERM, saves its checkpoint at the end of the step and the recipe
 # stops there (a later call can carry the run back in and go on). Then each stage's slim
-# checkpoint (train/checkpoint.py: generators, configs and EMA, no optimisers or pools) is
+# checkpoint (train/trainers/checkpoint.py: generators, configs and EMA, no optimisers or pools) is
 # written, and those, the samples, loss logs, evaluations, logs and the exported style are packed
 # into $OUT as runs.tar.* parts of at most 15 MiB (the device tool brings back 8 files of 16 MiB):
 #   cat runs.tar.* | tar x
@@ -52,7 +52,7 @@ for ckpt in "$WORK/$NAME"/*/checkpoints/latest.pt; do
     [ -f "$ckpt" ] && STAGES+=("$(dirname "$(dirname "$ckpt")")")
 done
 if [ ${#STAGES[@]} -gt 0 ]; then
-    "$PY" -m train.checkpoint "${STAGES[@]}" 2>&1 | tee -a "$WORK/$NAME.log"
+    "$PY" -m train.trainers.checkpoint "${STAGES[@]}" 2>&1 | tee -a "$WORK/$NAME.log"
 fi
 (
     cd "$WORK" || exit 1

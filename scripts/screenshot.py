@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["STYLECAM_SETTINGS"] = str(work / "settings.ini")
     style = args.style
     if args.run:
-        from train.export import export_run
+        from train.stages.export import export_run
 
         exported = export_run(args.run, "preview", f"{args.run.name} (preview)", library_root=work / "weights")
         os.environ["STYLECAM_WEIGHTS"] = str(work / "weights")

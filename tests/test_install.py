@@ -33,7 +33,10 @@ SOURCES = (
     "benchmarks",
     "weights",
 )
-PACKAGES = ("app", "app/workers", "models", "train", "benchmarks")
+PACKAGES = (
+    "app", "app/workers", "models", "train", "train/trainers", "train/losses", "train/evaluation",
+    "train/stages", "benchmarks",
+)  # fmt: skip
 
 
 def pip(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:

@@ -244,3 +244,60 @@ def test_models_and_train_never_import_pyside() -> None:
     _, _, external = GRAPH
     wrong = sorted(m for m, names in external.items() if layer(m) in ("models", "train") and "PySide6" in names)
     assert not wrong, wrong
+
+
+# -- inside train/: four folders and the commands on top ---------------------------------------
+
+TRAIN_FOLDERS = ("trainers", "losses", "evaluation", "stages")
+# train/'s own top level: the package, `python -m train`, the recipe replay, and the commands the
+# README names, each a shim that runs the module where its code lives
+TRAIN_COMMANDS = {
+    "train.evaluate": "train.evaluation.evaluate",
+    "train.cut": "train.trainers.cut",
+    "train.palette": "train.stages.palette",
+    "train.colour_guard": "train.stages.colour_guard",
+    "train.distill": "train.trainers.distill",
+}
+TRAIN_TOP = {"train", "train.__main__", "train.recipe", *TRAIN_COMMANDS}
+
+
+def test_every_train_module_lives_in_a_folder_that_says_what_it_holds() -> None:
+    _, every, _ = GRAPH
+    loose = sorted(
+        m for m in every if layer(m) == "train" and m not in TRAIN_TOP and m.split(".")[1] not in TRAIN_FOLDERS
+    )
+    assert not loose, f"put these in one of train/{{{','.join(TRAIN_FOLDERS)}}}/: {loose}"
+
+
+def test_loss_terms_import_nothing_else_of_train() -> None:
+    _, every, _ = GRAPH
+    wrong = sorted(
+        f"{m} -> {t}"
+        for m, targets in every.items()
+        if m.startswith("train.losses.")
+        for t in targets
+        if layer(t) == "train" and not t.startswith("train.losses")
+    )
+    assert not wrong, f"the loss terms are train's bottom layer: {wrong}"
+
+
+def test_train_folders_never_import_the_commands_on_top() -> None:
+    _, every, _ = GRAPH
+    wrong = sorted(
+        f"{m} -> {t}"
+        for m, targets in every.items()
+        if layer(m) == "train" and m not in TRAIN_TOP
+        for t in targets
+        if t in TRAIN_TOP
+    )
+    assert not wrong, f"import the module where the code lives, not its command: {wrong}"
+
+
+@pytest.mark.parametrize("command", sorted(TRAIN_COMMANDS))
+def test_a_command_shim_only_runs_its_module(command: str) -> None:
+    files = module_files()
+    imported = {name for name, _, _ in imported_names(command, files[command]) if layer(name) in FIRST_PARTY}
+    assert imported == {f"{TRAIN_COMMANDS[command]}.main"}, imported
+    tree = ast.parse(files[command].read_text())
+    defined = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Assign)]
+    assert not defined, f"{command} holds code; it belongs in {TRAIN_COMMANDS[command]}"

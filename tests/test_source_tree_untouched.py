@@ -46,8 +46,8 @@ def test_training_import_guard_and_removal_leave_the_source_tree_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user_styles: Path
 ) -> None:
     from models.checkpoints import save_generator
-    from train.colour_guard import main as colour_guard_main
-    from train.trainer import main as train_main
+    from train.stages.colour_guard import main as colour_guard_main
+    from train.trainers.cyclegan import main as train_main
 
     monkeypatch.delenv("STYLECAM_WEIGHTS", raising=False)  # the app's own library: user over shipped
     shipped_before = tree_bytes(SHIPPED_ROOT)

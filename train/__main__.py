@@ -1,4 +1,4 @@
-"""`python -m train ...`: train a CycleGAN style (train/trainer.py), or with `--recipe NAME`
+"""`python -m train ...`: train a CycleGAN style (train/trainers/cyclegan.py), or with `--recipe NAME`
 replay a style's whole recipe, stage by stage (train/recipe.py, train/recipes/)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
         from train.recipe import main as recipe_main
 
         return recipe_main(argv)
-    from train.trainer import main as train_main
+    from train.trainers.cyclegan import main as train_main
 
     return train_main(argv)
 

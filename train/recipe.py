@@ -37,13 +37,13 @@ from typing import Any
 from models.colour_guard import ColourGuard
 from models.errors import StyleCamError
 from models.style_library import Style
-from train.checkpoint import LATEST, load_checkpoint, save_checkpoint
-from train.config import DistillConfig, RunConfig, TrainConfig, field_types
-from train.distill import run_distill
-from train.export import export_run
-from train.loop import resume_run
-from train.palette import FIT_PHOTOS, with_palettes
-from train.trainer import run_training
+from train.stages.export import export_run
+from train.stages.palette import FIT_PHOTOS, with_palettes
+from train.trainers.checkpoint import LATEST, load_checkpoint, save_checkpoint
+from train.trainers.config import DistillConfig, RunConfig, TrainConfig, field_types
+from train.trainers.cyclegan import run_training
+from train.trainers.distill import run_distill
+from train.trainers.loop import resume_run
 
 RECIPES = Path(__file__).resolve().parent / "recipes"
 CONFIGS: dict[str, type[RunConfig]] = {"cyclegan": TrainConfig, "distill": DistillConfig}

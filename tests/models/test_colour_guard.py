@@ -15,7 +15,7 @@ from models.engine import InferenceEngine
 from models.style_library import StyleLibrary
 from tests.conftest import tiny_generator
 from tests.models.test_backends import frames, generator_frame
-from train.colour_guard import main as colour_guard_main
+from train.stages.colour_guard import main as colour_guard_main
 
 
 def scene(h: int = 96, w: int = 128) -> torch.Tensor:

@@ -229,7 +229,7 @@ def test_a_broken_user_copy_hides_its_shipped_style_with_a_warning(layered: Styl
 
 
 def test_colour_guard_on_a_shipped_style_writes_a_user_copy(layered: StyleLibrary) -> None:
-    from train.colour_guard import set_style_colour_guard
+    from train.stages.colour_guard import set_style_colour_guard
 
     before = tree_bytes(layered.shipped_root)
     style = set_style_colour_guard(layered, "beta", 8)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from train.config import TrainConfig
+from train.trainers.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
@@ -62,7 +62,7 @@ def tiny_config(dataroot: Path, out: Path, **overrides: object) -> TrainConfig:
 @pytest.fixture(scope="session")
 def trained_run(dataroot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 3-step tiny run on the synthetic domains (tests that change its files copy it first)."""
-    from train.trainer import run_training
+    from train.trainers.cyclegan import run_training
 
     out = tmp_path_factory.mktemp("run")
     run_training(tiny_config(dataroot, out, max_steps=3), quiet=True)

@@ -10,10 +10,10 @@ import torch
 
 from models.errors import StyleCamError
 from models.style_library import StyleLibrary
-from train.checkpoint import SLIM, load_checkpoint, main, save_slim, slim_checkpoint
-from train.distill import load_teacher
-from train.export import export_run
-from train.trainer import run_training
+from train.stages.export import export_run
+from train.trainers.checkpoint import SLIM, load_checkpoint, main, save_slim, slim_checkpoint
+from train.trainers.cyclegan import run_training
+from train.trainers.distill import load_teacher
 
 from .conftest import tiny_config
 
@@ -50,7 +50,7 @@ def test_slim_file_exports_the_same_style_and_teaches_but_does_not_resume(
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
     _teacher, config = load_teacher(str(path))
     assert config.ngf == 8
-    from train.trainer import main as train_main
+    from train.trainers.cyclegan import main as train_main
 
     assert train_main(["--resume", str(path), "--max-steps", "3"]) == 2
     assert "slim checkpoint" in capsys.readouterr().err

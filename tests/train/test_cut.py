@@ -1,4 +1,4 @@
-"""CUT / FastCUT (train/cut.py): a tiny run trains, PatchNCE learns, resume and export work."""
+"""CUT / FastCUT (train/trainers/cut.py): a tiny run trains, PatchNCE learns, resume and export work."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import torch
 
 from models.registry import GeneratorConfig
 from models.style_library import StyleLibrary
-from train.checkpoint import load_checkpoint
-from train.config import CutConfig
-from train.cut import CutTrainer, run_cut
-from train.cut import main as cut_main
-from train.export import main as export_main
-from train.patch_nce import patch_nce
+from train.losses.patch_nce import patch_nce
+from train.stages.export import main as export_main
+from train.trainers.checkpoint import load_checkpoint
+from train.trainers.config import CutConfig
+from train.trainers.cut import CutTrainer, run_cut
+from train.trainers.cut import main as cut_main
 
 
 def _config(dataroot: Path, out: Path, **kw: object) -> CutConfig:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from models.errors import StyleCamError
-from train.data import StepBatchSampler, UnpairedDataset, read_rgb, scan_folder
-from train.trainer import main as train_main
+from train.trainers.cyclegan import main as train_main
+from train.trainers.data import StepBatchSampler, UnpairedDataset, read_rgb, scan_folder
 
 from .conftest import write_domain
 

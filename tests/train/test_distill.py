@@ -10,10 +10,10 @@ import torch
 from models.checkpoints import save_generator
 from models.registry import GeneratorConfig, create_generator
 from models.style_library import StyleLibrary
-from train.checkpoint import load_checkpoint
-from train.distill import DistillConfig, Distiller, run_distill
-from train.distill import main as distill_main
-from train.trainer import init_weights
+from train.trainers.checkpoint import load_checkpoint
+from train.trainers.cyclegan import init_weights
+from train.trainers.distill import DistillConfig, Distiller, run_distill
+from train.trainers.distill import main as distill_main
 
 
 def _teacher(path: Path) -> Path:
@@ -34,7 +34,7 @@ def _config(dataroot: Path, teacher: Path, out: Path, **kw: object) -> DistillCo
 def test_student_gets_closer_to_teacher(dataroot: Path, tmp_path: Path) -> None:
     teacher_path = _teacher(tmp_path / "teacher.safetensors")
     config = _config(dataroot, teacher_path, tmp_path / "run", lr=2e-3, lambda_gan=0.0, max_steps=50)
-    from train.distill import load_teacher
+    from train.trainers.distill import load_teacher
 
     teacher, _ = load_teacher(str(teacher_path))
     d = Distiller(config, teacher)
@@ -106,7 +106,7 @@ def test_the_webcam_fine_tunes_checkpoints_still_load_export_and_resume(dataroot
     assert state["config"] == {**tiny, **added}
     state["config"] = tiny  # as the running fine-tunes wrote it
     torch.save(state, run / "checkpoints" / "latest.pt")
-    from train.export import export_run, run_generators
+    from train.stages.export import export_run, run_generators
 
     _forward, backward, gen_config = run_generators(load_checkpoint(run))
     assert backward is None and gen_config == GeneratorConfig("resnet", ngf=8, n_blocks=2)
@@ -121,7 +121,7 @@ def test_distill_resume_follows_the_step_when_the_schedule_is_stale(dataroot: Pa
     is off its step resumes at its step's learning rate, with a warning."""
     import pytest
 
-    from train.loop import lr_factor
+    from train.trainers.loop import lr_factor
 
     teacher_path = _teacher(tmp_path / "teacher.safetensors")
     config = _config(dataroot, teacher_path, tmp_path / "run", max_steps=2)
@@ -129,7 +129,7 @@ def test_distill_resume_follows_the_step_when_the_schedule_is_stale(dataroot: Pa
     state = load_checkpoint(tmp_path / "run")
     for sched in state["schedulers"].values():
         sched["last_epoch"] = 10_000
-    from train.distill import load_teacher
+    from train.trainers.distill import load_teacher
 
     longer = _config(dataroot, teacher_path, tmp_path / "run", max_steps=8, decay_fraction=1.0)
     teacher, teacher_config = load_teacher(str(teacher_path))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from train.checkpoint import load_checkpoint
+from train.trainers.checkpoint import load_checkpoint
 
 from .conftest import REPO
 

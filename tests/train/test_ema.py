@@ -9,11 +9,11 @@ import torch
 from torch import nn
 
 from models.style_library import StyleLibrary
-from train.average import average_checkpoints
-from train.checkpoint import load_checkpoint
-from train.ema import WARMUP, WeightEMA
-from train.export import export_run
-from train.trainer import config_for_resume, run_training
+from train.stages.average import average_checkpoints
+from train.stages.export import export_run
+from train.trainers.checkpoint import load_checkpoint
+from train.trainers.cyclegan import config_for_resume, run_training
+from train.trainers.ema import WARMUP, WeightEMA
 
 from .conftest import tiny_config
 
@@ -41,7 +41,7 @@ def test_shadow_moves_towards_source_with_warmup_and_copies_buffers() -> None:
 
 def test_ema_run_stores_shadows_and_exports_them(dataroot: Path, tmp_path: Path) -> None:
     """With --ema-decay the checkpoint holds the shadows beside the raw weights, the export ships
-    the shadows and says so, and `train.average` averages the shadows of its snapshots."""
+    the shadows and says so, and `train.stages.average` averages the shadows of its snapshots."""
     run = tmp_path / "run"
     run_training(tiny_config(dataroot, run, max_steps=4, ema_decay=0.5, snapshot_every=2, save_every=100), quiet=True)
     state = load_checkpoint(run)

@@ -11,13 +11,13 @@ import torch
 
 from models.engine import InferenceEngine
 from models.style_library import StyleLibrary
-from train.checkpoint import load_checkpoint
-from train.evaluate import evaluate_generators
-from train.evaluate import main as evaluate_main
-from train.export import main as export_main
-from train.export import run_generators
-from train.metrics import frechet_distance, reinhard_transfer, sliced_wasserstein, swd, swd_descriptors
-from train.trainer import main as train_main
+from train.evaluation.evaluate import evaluate_generators
+from train.evaluation.evaluate import main as evaluate_main
+from train.evaluation.metrics import frechet_distance, reinhard_transfer, sliced_wasserstein, swd, swd_descriptors
+from train.stages.export import main as export_main
+from train.stages.export import run_generators
+from train.trainers.checkpoint import load_checkpoint
+from train.trainers.cyclegan import main as train_main
 
 from .conftest import SHARED_DATA
 
@@ -52,7 +52,7 @@ def test_export_then_engine(trained_run: Path, tmp_path: Path, capsys) -> None:
 
 
 def test_provenance_names_the_priors_a_run_was_trained_with(trained_run: Path) -> None:
-    from train.export import training_provenance
+    from train.stages.export import training_provenance
 
     state = load_checkpoint(trained_run)
     state["config"] = {**state["config"], "lambda_spike": 0.05, "lambda_tv": 0.0}

@@ -11,7 +11,7 @@ from .conftest import REPO
 CODE = """
 import sys
 sys.modules['PySide6'] = None
-import train.trainer, train.distill, train.evaluate, train.export, train.fid, train.__main__
+import train.trainers.cyclegan, train.trainers.distill, train.evaluation.evaluate, train.stages.export, train.evaluation.fid, train.__main__
 assert not any(m == 'app' or m.startswith(('app.', 'PySide6')) for m in sys.modules if sys.modules[m] is not None)
 """
 

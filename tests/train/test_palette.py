@@ -1,5 +1,5 @@
 """The palette map: the closed-form colour fit, the generators and engine that run it, and the
-`train.palette` -> `train.evaluate` -> `train.export` path a user takes with a finished run."""
+`train.palette` -> `train.evaluate` -> `train.stages.export` path a user takes with a finished run."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ from models.registry import GeneratorConfig, create_generator
 from models.style_library import StyleLibrary
 from tests.conftest import tiny_generator
 from tests.models.test_engine import natural_frame
-from train.checkpoint import load_checkpoint
-from train.evaluate import load_images
-from train.evaluate import main as evaluate_main
-from train.export import main as export_main
-from train.export import run_generators
-from train.palette import FIT_SIZE, ColourMoments, fit_colour_map, image_moments
-from train.palette import main as palette_main
+from train.evaluation.evaluate import load_images
+from train.evaluation.evaluate import main as evaluate_main
+from train.stages.export import main as export_main
+from train.stages.export import run_generators
+from train.stages.palette import FIT_SIZE, ColourMoments, fit_colour_map, image_moments
+from train.stages.palette import main as palette_main
+from train.trainers.checkpoint import load_checkpoint
 
 SWAP_RED_BLUE = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 

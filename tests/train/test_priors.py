@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from train.config import DistillConfig, TrainConfig
-from train.priors import PRIORS, PriorInputs, priors_of, weighted_priors
+from train.losses.priors import PRIORS, PriorInputs, priors_of, weighted_priors
+from train.trainers.config import DistillConfig, TrainConfig
 
 from .conftest import tiny_config
 
@@ -49,7 +49,7 @@ def test_a_removed_option_is_gone_from_the_command_line_and_ignored_with_a_warni
     with pytest.warns(UserWarning, match=f"{key}={value!r}, which the trainer no longer has"):
         config = TrainConfig.from_dict(saved)
     assert config == tiny_config(dataroot, tmp_path)
-    from train.trainer import main
+    from train.trainers.cyclegan import main
 
     with pytest.raises(SystemExit):
         main(["--" + key.replace("_", "-"), str(value)])
@@ -69,7 +69,7 @@ def test_the_trainer_offers_at_most_50_options_and_every_recipe_option(capsys) -
     import re
 
     from train.recipe import available, load_recipe
-    from train.trainer import main
+    from train.trainers.cyclegan import main
 
     with pytest.raises(SystemExit):
         main(["--help"])

@@ -15,16 +15,16 @@ from models.errors import StyleCamError
 from models.registry import PRESETS
 from models.style_library import StyleLibrary
 from train.__main__ import main as train_cli
-from train.checkpoint import load_checkpoint
-from train.config import DistillConfig, TrainConfig
 from train.recipe import RECIPES, available, load_recipe, parse_overrides, replay
+from train.trainers.checkpoint import load_checkpoint
+from train.trainers.config import DistillConfig, TrainConfig
 
 from .conftest import REPO
 
 MANIFEST = json.loads((REPO / "weights" / "manifest.json").read_text())["styles"]
 # The tiny synthetic domains (tests/train/conftest.py): 40 px images, a 1-block ngf 8 generator.
 TINY = ["load_size=36", "crop_size=32", "ngf=8", "n_blocks=1", "ndf=8", "threads=1", "device=cpu"]
-# Priors the manifest's training block lists (train/export.py's training_provenance).
+# Priors the manifest's training block lists (train/stages/export.py's training_provenance).
 PRIOR_FIELDS = ("lambda_grid", "lambda_tv", "lambda_flat_texture", "lambda_colour_fit", "lambda_hue_keep",
                 "lambda_spike", "cycle_blur")  # fmt: skip
 
@@ -167,7 +167,7 @@ def test_a_stale_later_stage_is_refused_before_training(dataroot: Path, tmp_path
 @pytest.mark.slow
 def test_gpu_script_replays_and_packs_slim_checkpoints(dataroot: Path, tmp_path: Path) -> None:
     """scripts/gpu_recipe.sh on the CPU: the recipe runs, each stage's slim checkpoint is written
-    by train.checkpoint and packed into $OUT with the exported style."""
+    by train.trainers.checkpoint and packed into $OUT with the exported style."""
     env = {**os.environ, "OUT": str(tmp_path / "out"), "WORK": str(tmp_path / "work"), "PYTHON": sys.executable,
            "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}  # fmt: skip
     cmd = ["bash", "scripts/gpu_recipe.sh", "vangogh", "--dataroot", str(dataroot), "--max-steps-scale", "0.001",

@@ -14,7 +14,7 @@ import pytest
 
 from models.style_library import DEFAULT_ROOT, Style, StyleLibrary
 from tests.conftest import REPO, SHARED_DATA
-from train.evaluate import EvalResult, evaluate_generators
+from train.evaluation.evaluate import EvalResult, evaluate_generators
 
 SHIPPED = StyleLibrary(DEFAULT_ROOT)
 # Stored figures are rounded and CPU kernels differ slightly between machines.
@@ -73,7 +73,7 @@ def test_every_shipped_style_says_how_it_was_made() -> None:
         assert Path(style.path).stat().st_size < 5_000_000, f"{style.name}: weights file is not small"
 
 
-# The webcam target every shipped style meets with the app's stabilizer (train/webcam_metrics.py).
+# The webcam target every shipped style meets with the app's stabilizer (train/evaluation/webcam_metrics.py).
 MAX_FLICKER_RATIO = 1.3
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from train.spike_penalty import SpikePenalty, channel_peaks
-from train.trainer import CycleGANTrainer
+from train.losses.spike_penalty import SpikePenalty, channel_peaks
+from train.trainers.cyclegan import CycleGANTrainer
 
 from .conftest import tiny_config
 from .test_trainer import _batches
@@ -58,7 +58,7 @@ def test_training_step_reports_the_spike_loss(dataroot: Path, tmp_path: Path) ->
 
 def test_record_norm_peaks_gives_one_figure_per_image() -> None:
     from models.registry import create_generator
-    from train.spike_penalty import record_norm_peaks
+    from train.losses.spike_penalty import record_norm_peaks
 
     generator = create_generator("lite").eval()
     with torch.no_grad(), record_norm_peaks(generator) as peaks:

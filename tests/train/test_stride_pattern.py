@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import torch
 
-from train.stride_pattern import stride_pattern_loss, stride_peak_ratio
+from train.losses.stride_pattern import stride_pattern_loss, stride_peak_ratio
 
 
 def clean_image(seed: int = 0, size: int = 128) -> np.ndarray:

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from models.errors import StyleCamError
-from train import trainer as trainer_mod
-from train.checkpoint import load_checkpoint
-from train.config import GAN_LOSSES, TrainConfig
-from train.data import UnpairedDataset, scan_folder
-from train.trainer import CycleGANTrainer, lr_factor, run_training
+from train.trainers import cyclegan as trainer_mod
+from train.trainers.checkpoint import load_checkpoint
+from train.trainers.config import GAN_LOSSES, TrainConfig
+from train.trainers.cyclegan import CycleGANTrainer, lr_factor, run_training
+from train.trainers.data import UnpairedDataset, scan_folder
 
 from .conftest import tiny_config
 
@@ -97,7 +97,7 @@ def test_resume_equals_uninterrupted(loss: str, dataroot: Path, tmp_path: Path) 
 
 def test_loss_log_widens_its_header_for_a_loss_added_on_resume(tmp_path: Path) -> None:
     """A run resumed with a new prior keeps its old rows and logs the new column too."""
-    from train.progress import LossLog
+    from train.trainers.progress import LossLog
 
     path = tmp_path / "losses.csv"
     log = LossLog(path)
@@ -149,7 +149,7 @@ def test_resume_with_another_architecture_is_a_clear_error(dataroot: Path, tmp_p
     with pytest.raises(StyleCamError, match="trained with generator lite ngf=8"):
         run_training(other, resume_state=state, quiet=True)
     # Through the command line: one line on stderr, exit status 2.
-    from train.trainer import main
+    from train.trainers.cyclegan import main
 
     code = main(["--dataroot", str(dataroot), "--out", str(tmp_path), "--resume", str(tmp_path), "--gan-loss", "hinge"])
     assert code == 2
@@ -162,7 +162,7 @@ def test_resuming_a_copied_run_continues_in_the_copy(dataroot: Path, tmp_path: P
     (a copy resumed beside its original used to overwrite the original's checkpoints)."""
     import shutil
 
-    from train.trainer import main
+    from train.trainers.cyclegan import main
 
     original, copy = tmp_path / "original", tmp_path / "copy"
     run_training(tiny_config(dataroot, original, max_steps=2), quiet=True)
@@ -199,7 +199,7 @@ def test_a_stale_schedule_in_a_checkpoint_follows_the_step(dataroot: Path, tmp_p
 def test_snapshots_are_kept_and_exportable(dataroot: Path, tmp_path: Path) -> None:
     """--snapshot-every keeps one checkpoint per N steps beside latest.pt, each loadable and
     exportable on its own (to pick the best step by evaluation and by eye)."""
-    from train.export import export_run
+    from train.stages.export import export_run
 
     run = tmp_path / "run"
     config = tiny_config(dataroot, run, max_steps=4, save_every=100, snapshot_every=2)
@@ -240,7 +240,7 @@ def _measure_after_training(dataroot: Path, out: Path, option: str, weight: floa
 def test_total_variation_prior_flattens_translations(dataroot: Path, tmp_path: Path) -> None:
     """L1 TV is 0 on a flat image and 4 on a +-1 one-pixel checkerboard; with --lambda-tv the
     photo->style generator's outputs get flatter than the same run's without it."""
-    from train.losses import total_variation
+    from train.losses.image_priors import total_variation
 
     assert float(total_variation(torch.zeros(1, 3, 8, 8))) == 0.0
     checker = (torch.arange(8).view(1, 8) + torch.arange(8).view(8, 1)) % 2 * 2.0 - 1.0
@@ -256,7 +256,7 @@ def test_flat_texture_charges_strokes_only_where_the_photo_is_flat(dataroot: Pat
     """Vertical streaks over a flat sky cost what plain TV charges; the same streaks over a photo
     with those very edges cost almost nothing. With --lambda-flat-texture the photo->style
     outputs of the tiny run get flatter where its photos are flat."""
-    from train.losses import flat_texture, total_variation
+    from train.losses.image_priors import flat_texture, total_variation
 
     streaks = (torch.arange(32) % 2 * 0.4 - 0.2).view(1, 1, 1, 32).expand(1, 3, 32, 32)
     sky = torch.full((1, 3, 32, 32), 0.3)
@@ -275,7 +275,7 @@ def test_colour_fit_residual_spares_palettes_and_brushwork_not_blotches() -> Non
     """The colour-blotch penalty is ~0 for any global linear recolouring of the photo and for
     texture finer than its 8x8 cells, and clearly positive for a patch of colour the photo does
     not explain (green painted into one corner of a smooth grey-to-white sky)."""
-    from train.losses import colour_fit_residual
+    from train.losses.image_priors import colour_fit_residual
 
     torch.manual_seed(0)
     ramp = torch.linspace(-0.6, 0.8, 64)
@@ -297,7 +297,7 @@ def test_colour_fit_residual_spares_palettes_and_brushwork_not_blotches() -> Non
 def test_colour_fit_prior_is_trained_and_logged(dataroot: Path, tmp_path: Path) -> None:
     """With --lambda-colour-fit the loss is computed (and 0 without); after the same steps the
     photo->style generator's outputs are better explained by a recolouring of their inputs."""
-    from train.losses import colour_fit_residual
+    from train.losses.image_priors import colour_fit_residual
 
     def residual_after(weight: float, out: Path) -> float:
         return _measure_after_training(
@@ -320,7 +320,7 @@ def test_hue_keep_residual_spares_palettes_not_hue_swaps() -> None:
     """The hue-keeping penalty is ~0 for a paler, warmer or more saturated version of the photo,
     and clearly positive where one region swaps its hue (the green field painted red-brown under
     a blue sky), which the full linear colour fit lets through."""
-    from train.losses import colour_fit_residual, hue_keep_residual
+    from train.losses.image_priors import colour_fit_residual, hue_keep_residual
 
     scene = _sky_over_field()
     warmer_paler = scene * 0.7 + torch.tensor([0.25, 0.15, 0.05]).view(1, 3, 1, 1)
@@ -342,7 +342,7 @@ def test_hue_keep_residual_spares_palettes_not_hue_swaps() -> None:
 def test_hue_keep_prior_is_trained_and_logged(dataroot: Path, tmp_path: Path) -> None:
     """With --lambda-hue-keep the loss is computed (and 0 without); after the same steps the
     photo->style generator's outputs keep more of their inputs' hues."""
-    from train.losses import hue_keep_residual
+    from train.losses.image_priors import hue_keep_residual
 
     def residual_after(weight: float, out: Path) -> float:
         return _measure_after_training(
@@ -353,10 +353,10 @@ def test_hue_keep_prior_is_trained_and_logged(dataroot: Path, tmp_path: Path) ->
 
 
 def test_average_of_snapshots_is_an_exportable_checkpoint(dataroot: Path, tmp_path: Path) -> None:
-    """`train.average` writes the element-wise mean of the snapshots' generators; the result
+    """`train.stages.average` writes the element-wise mean of the snapshots' generators; the result
     evaluates and exports like any checkpoint and records which steps it averaged."""
-    from train.average import main as average_main
-    from train.export import export_run
+    from train.stages.average import main as average_main
+    from train.stages.export import export_run
 
     run = tmp_path / "run"
     run_training(tiny_config(dataroot, run, max_steps=4, save_every=100, snapshot_every=2), quiet=True)
@@ -389,7 +389,7 @@ def test_cycle_blur_low_passes_what_the_reverse_generator_sees(dataroot: Path, t
 
 def test_colour_fit_residual_stays_fp32_under_autocast() -> None:
     """Under mixed precision the penalty is computed in fp32 (bf16 matmuls would blur a 3x3 fit)."""
-    from train.losses import colour_fit_residual
+    from train.losses.image_priors import colour_fit_residual
 
     torch.manual_seed(0)
     source, output = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)

@@ -13,9 +13,9 @@ from torch import nn
 
 from models.checkpoints import save_generator
 from models.registry import GeneratorConfig, create_generator
-from train.distill import DistillConfig, Distiller, load_teacher
-from train.trainer import init_weights
-from train.webcam_losses import structure_loss, texture_energy_loss, transform_consistency
+from train.losses.webcam_losses import structure_loss, texture_energy_loss, transform_consistency
+from train.trainers.cyclegan import init_weights
+from train.trainers.distill import DistillConfig, Distiller, load_teacher
 
 from .conftest import SHARED_DATA
 
@@ -153,8 +153,8 @@ def test_fine_tune_starts_from_the_teacher_and_trains_with_the_priors(
 
 
 def test_a_fine_tune_with_patch_nce_saves_its_heads_and_resumes(dataroot: Path, tmp_path: Path) -> None:
-    from train.checkpoint import load_checkpoint
-    from train.distill import run_distill
+    from train.trainers.checkpoint import load_checkpoint
+    from train.trainers.distill import run_distill
 
     teacher_path = _lite_style(tmp_path / "style.safetensors")
     config = DistillConfig(

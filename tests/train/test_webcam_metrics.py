@@ -14,8 +14,8 @@ import pytest
 
 from models.style_library import StyleLibrary
 from tests.conftest import shared_path
-from train.evaluate import main as evaluate_main
-from train.webcam_metrics import (
+from train.evaluation.evaluate import main as evaluate_main
+from train.evaluation.webcam_metrics import (
     clip_flows,
     consistent_pixels,
     face_boxes,
@@ -132,7 +132,7 @@ def test_evaluate_clips_on_a_checkpoint_adds_them_to_its_evaluation(trained_run:
 def test_evaluate_no_stabilize_reaches_the_engine(
     library: StyleLibrary, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    import train.webcam_metrics as webcam_metrics
+    import train.evaluation.webcam_metrics as webcam_metrics
 
     built: list[bool] = []
 

@@ -4,7 +4,7 @@ features and a still scene that stays still.
 - `structure_loss`: in windows where the photo has luma structure (eyes, mouths, outlines), the
   output's luma-gradient magnitude should correlate with the photo's; windows without structure
   (a sky, a wall) carry no weight, so brushwork there stays free. It is the training form of the
-  face-structure figure in train/webcam_metrics.py (Pearson correlation of Sobel magnitudes).
+  face-structure figure in train/evaluation/webcam_metrics.py (Pearson correlation of Sobel magnitudes).
 - `transform_consistency`: G(T(x) + noise) close to T(G(x)) for a small random shift T and
   sensor noise, so the generator paints the same strokes on a scene that moves by a
   pixel or flickers by a grey level (the crawling texture of a still wall). No run-time cost.

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from models.errors import StyleCamError
-from train.metrics import frechet_distance
+from train.evaluation.metrics import frechet_distance
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -168,7 +168,7 @@ class TrainConfig(RunConfig):
     lambda_grid: float = _opt(
         0.0,
         "weight of the penalty on grid-locked period-4 patterns in translated images (the "
-        "hatching a small generator paints into flat regions; see train/stride_pattern.py)",
+        "hatching a small generator paints into flat regions; see train/losses/stride_pattern.py)",
     )
     lambda_tv: float = _opt(
         0.0,
@@ -188,7 +188,7 @@ class TrainConfig(RunConfig):
         "weight of the colour-blotch penalty on the photo->style output: the L1 residual of the "
         "best per-image linear map from the photo's 8x8-block colours to the output's, so a global "
         "palette and fine brushwork are free and colour patches the photo does not explain (a "
-        "grey sky painted green in places) are not (see train/losses.py); 0 = off",
+        "grey sky painted green in places) are not (see train/losses/image_priors.py); 0 = off",
     )
     lambda_hue_keep: float = _opt(
         0.0,
@@ -200,7 +200,7 @@ class TrainConfig(RunConfig):
         0.0,
         "weight of the penalty on feature-map spikes above 10 standard deviations at the "
         "generators' instance norms, the cause of bright/dark droplet blobs (see "
-        "train/spike_penalty.py); 0 = off",
+        "train/losses/spike_penalty.py); 0 = off",
     )
     ema_decay: float = _opt(
         0.0,
@@ -215,7 +215,7 @@ class TrainConfig(RunConfig):
     amp: str = _opt("auto", "CUDA mixed precision (auto = bf16 where supported)", choices=AMP_MODES)
     workers: int | None = _opt(None, "DataLoader workers (default 4 on CUDA, 0 on CPU)")
 
-    # The loss weights (train/priors.py) may change on resume, so a trained run can be fine-tuned
+    # The loss weights (train/losses/priors.py) may change on resume, so a trained run can be fine-tuned
     # with a texture or colour prior or the droplet penalty; ema_decay too (with decay_fraction, a
     # finished run continues with an average and a gentle restart of its schedule).
     RESUMABLE_CHANGES: ClassVar[frozenset[str]] = RunConfig.RESUMABLE_CHANGES | frozenset(
@@ -297,10 +297,11 @@ class DistillConfig(RunConfig):
     )
     lambda_structure: float = _opt(
         0.0,
-        "weight of the structure-keeping prior: the output's luma edges follow the photo's (train/webcam_losses.py)",
+        "weight of the structure-keeping prior: the output's luma edges follow the photo's (train/losses/webcam_losses.py)",
     )
     lambda_consistency: float = _opt(
-        0.0, "weight of the transformation-consistency prior: G(T(x)+noise) close to T(G(x)) (train/webcam_losses.py)"
+        0.0,
+        "weight of the transformation-consistency prior: G(T(x)+noise) close to T(G(x)) (train/losses/webcam_losses.py)",
     )
     lambda_texture: float = _opt(
         0.0,
@@ -309,7 +310,7 @@ class DistillConfig(RunConfig):
     lambda_nce: float = _opt(
         0.0,
         "weight of PatchNCE between the photo and the student's output, on the student's own encoder "
-        "features (train/patch_nce.py; CUT's content term): keeps faces where gradients alone do not",
+        "features (train/losses/patch_nce.py; CUT's content term): keeps faces where gradients alone do not",
     )
     texture_levels: int = _opt(
         1, "octaves the texture-energy prior compares (1 = the finest only; 2 adds the strokes a few pixels wide)"
@@ -317,7 +318,7 @@ class DistillConfig(RunConfig):
     lambda_grid: float = _opt(
         0.0,
         "weight of the penalty on grid-locked period-4 patterns in the student's output "
-        "(train/stride_pattern.py): what a stronger structure prior grows in a fine-tune",
+        "(train/losses/stride_pattern.py): what a stronger structure prior grows in a fine-tune",
     )
     consistency_shift: int = _opt(4, "the consistency prior's largest shift T, in whole pixels")
     consistency_noise: float = _opt(0.02, "the consistency prior's largest sensor-noise std, in [-1, 1] units")
@@ -391,7 +392,7 @@ def given_fields(args: argparse.Namespace, cls: type) -> dict:
 @dataclass
 class CutConfig(RunConfig):
     """Everything that defines a CUT / FastCUT run (Park et al. 2020): one generator, one PatchGAN,
-    PatchNCE on the generator's own encoder features (train/cut.py)."""
+    PatchNCE on the generator's own encoder features (train/trainers/cut.py)."""
 
     max_steps: int | None = _opt(None, "total training steps (sets the LR schedule's length; default: --epochs)")
     data_a: str | None = _opt(None, "folder of domain A images (photos); overrides DATAROOT/trainA")
@@ -416,7 +417,9 @@ class CutConfig(RunConfig):
     init: str | None = _opt(
         None, "start the generator as this style (library name, weights file or run folder): fine-tune it"
     )
-    lambda_grid: float = _opt(0.0, "weight of the penalty on grid-locked period-4 patterns (train/stride_pattern.py)")
+    lambda_grid: float = _opt(
+        0.0, "weight of the penalty on grid-locked period-4 patterns (train/losses/stride_pattern.py)"
+    )
     epochs: int = _opt(200, "total epochs (an epoch = max(|A|, |B|) images); ignored with --max-steps")
 
     RESUMABLE_CHANGES: ClassVar[frozenset[str]] = RunConfig.RESUMABLE_CHANGES | frozenset({"epochs"})

@@ -14,7 +14,7 @@ import copy
 import torch
 from torch import nn
 
-from train.checkpoint import cpu_state_dict
+from train.trainers.checkpoint import cpu_state_dict
 
 WARMUP = 10  # the effective decay ramps as (1 + n) / (WARMUP + n), so early shadows are not stuck at init
 

@@ -25,10 +25,10 @@ from torch import nn
 from tqdm import tqdm
 
 from models.errors import StyleCamError
-from train.checkpoint import LATEST, load_checkpoint, run_folder, save_checkpoint
-from train.config import RunConfig, add_config_args, given_fields
-from train.distributed import DistInfo, any_rank
-from train.progress import LossLog
+from train.trainers.checkpoint import LATEST, load_checkpoint, run_folder, save_checkpoint
+from train.trainers.config import RunConfig, add_config_args, given_fields
+from train.trainers.distributed import DistInfo, any_rank
+from train.trainers.progress import LossLog
 
 C = TypeVar("C", bound=RunConfig)
 
@@ -231,7 +231,7 @@ def run_loop(
 
 def export_finished(config: RunConfig, run_dir: Path, say: Callable[..., None] = print) -> None:
     """Evaluate a finished run and add its generator to the style library as config.style_name()."""
-    from train.export import export_run
+    from train.stages.export import export_run
 
     style = export_run(run_dir, config.style_name(), library_root=config.library, evaluate=True)
     say(f"exported style {style.name!r} to {style.path}")

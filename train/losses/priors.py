@@ -5,7 +5,7 @@ its weight and a function of the step's `PriorInputs`. A run uses the terms whos
 config has (CycleGAN: grid, tv, flat, colour, hue, spike; distillation: grid, structure, consistency,
 texture); `weighted_priors` computes the non-zero ones and reports the rest as 0, so every run of
 a kind logs the same columns. Adding a term is one function and one entry here, plus its weight
-field in train/config.py.
+field in train/trainers/config.py.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from train.losses import colour_fit_residual, flat_texture, hue_keep_residual, total_variation
-from train.stride_pattern import stride_pattern_loss
-from train.webcam_losses import structure_loss, texture_energy_loss, transform_consistency
+from train.losses.image_priors import colour_fit_residual, flat_texture, hue_keep_residual, total_variation
+from train.losses.stride_pattern import stride_pattern_loss
+from train.losses.webcam_losses import structure_loss, texture_energy_loss, transform_consistency
 
 
 @dataclass
@@ -60,14 +60,14 @@ def _spike(x: PriorInputs) -> torch.Tensor:
 
 # Order is the order of the columns in losses.csv.
 PRIORS: dict[str, Prior] = {
-    # CycleGAN (train/trainer.py)
-    "grid": Prior("lambda_grid", _grid),  # train/stride_pattern.py; both directions
+    # CycleGAN (train/trainers/cyclegan.py)
+    "grid": Prior("lambda_grid", _grid),  # train/losses/stride_pattern.py; both directions
     "tv": Prior("lambda_tv", lambda x: total_variation(x.styled)),
     "flat": Prior("lambda_flat_texture", lambda x: flat_texture(x.styled, x.photo)),
     "colour": Prior("lambda_colour_fit", lambda x: colour_fit_residual(x.styled, x.photo)),
     "hue": Prior("lambda_hue_keep", lambda x: hue_keep_residual(x.styled, x.photo)),
-    "spike": Prior("lambda_spike", _spike),  # train/spike_penalty.py
-    # distillation and the webcam fine-tune (train/distill.py, train/webcam_losses.py)
+    "spike": Prior("lambda_spike", _spike),  # train/losses/spike_penalty.py
+    # distillation and the webcam fine-tune (train/trainers/distill.py, train/losses/webcam_losses.py)
     "structure": Prior("lambda_structure", lambda x: structure_loss(x.styled, x.photo)),
     "consistency": Prior("lambda_consistency", _consistency),
     "texture": Prior(

@@ -5,8 +5,8 @@ than the other sampled patches of the same image (negatives), each layer through
 MLP head. The layers are the input pixels, the three ReLUs of the encoder (stem and both
 downsamplings) and the middle residual block.
 
-Used by CUT / FastCUT training (train/cut.py) and as the face-keeping term of a webcam fine-tune
-(train/distill.py, --lambda-nce).
+Used by CUT / FastCUT training (train/trainers/cut.py) and as the face-keeping term of a webcam fine-tune
+(train/trainers/distill.py, --lambda-nce).
 """
 
 from __future__ import annotations

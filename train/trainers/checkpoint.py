@@ -1,7 +1,7 @@
 """Training checkpoints: plain dicts of tensors and numbers, written atomically, read with
 `torch.load(weights_only=True)` (no code is ever unpickled), RNG states stored as tensors.
 
-`python -m train.checkpoint RUN...` writes each run's slim checkpoint (`slim_checkpoint`:
+`python -m train.trainers.checkpoint RUN...` writes each run's slim checkpoint (`slim_checkpoint`:
 generators, configs and EMA, no optimisers or pools), what a lent GPU brings back
 (scripts/gpu_recipe.sh).
 """
@@ -132,7 +132,8 @@ def save_slim(run: Path | str, out: Path | str | None = None) -> tuple[Path, dic
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m train.checkpoint", description="Write the slim checkpoint (checkpoints/slim.pt) of each run."
+        prog="python -m train.trainers.checkpoint",
+        description="Write the slim checkpoint (checkpoints/slim.pt) of each run.",
     )
     parser.add_argument("runs", nargs="+", help="run folders or checkpoint files")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""`python -m train.export RUN --name NAME`: put a run's A->B generator into the app's style
+"""`python -m train.stages.export RUN --name NAME`: put a run's A->B generator into the app's style
 library, with its provenance (data, steps, losses, crop, wall time, hardware) and evaluation.
 
 Also used automatically at the end of `python -m train` (unless --no-export). The style goes to
@@ -17,11 +17,17 @@ from pathlib import Path
 
 from models.errors import StyleCamError
 from models.style_library import Style, StyleLibrary
-from train.checkpoint import load_checkpoint, run_folder
-from train.run_state import EVALUATION_FILE, generator_from_state, generator_weights, read_evaluation, run_generators
-from train.spike_penalty import DEFAULT_SIGMA
+from train.losses.spike_penalty import DEFAULT_SIGMA
+from train.stages.run_state import (
+    EVALUATION_FILE,
+    generator_from_state,
+    generator_weights,
+    read_evaluation,
+    run_generators,
+)
+from train.trainers.checkpoint import load_checkpoint, run_folder
 
-# what a run's checkpoint holds lives in train.run_state (evaluate uses it too); kept importable here
+# what a run's checkpoint holds lives in train.stages.run_state (evaluate uses it too); kept importable here
 __all__ = [
     "EVALUATION_FILE",
     "export_run",
@@ -112,7 +118,7 @@ def export_run(
         evaluation.get("step") != state["step"] or evaluation.get("generator", config.describe()) != config.describe()
     )
     if (not evaluation or stale) and evaluate:
-        from train.evaluate import evaluate_checkpoint_state
+        from train.evaluation.evaluate import evaluate_checkpoint_state
 
         # What it writes to evaluation.json: the summary plus the step and the test folders.
         evaluation = read_evaluation(run_dir) if evaluate_checkpoint_state(state, run_dir) is not None else {}
@@ -152,7 +158,7 @@ def portable_path(path: str, project: Path | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.export", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m train.stages.export", description=__doc__.splitlines()[0])
     parser.add_argument("run", help="run folder (runs/NAME) or checkpoint file")
     parser.add_argument("--name", required=True, help="style name in the library")
     parser.add_argument("--display-name", help="name shown in the app")

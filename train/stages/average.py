@@ -1,10 +1,10 @@
-"""`python -m train.average CKPT CKPT ... --out FILE`: average the generators of several snapshots.
+"""`python -m train.stages.average CKPT CKPT ... --out FILE`: average the generators of several snapshots.
 
 Averaging a GAN generator's weights along its trajectory (Yazici et al. 2019, "The unusual
 effectiveness of averaging in GAN training") cancels much of the step-to-step oscillation that
 shows up as blotches and busy texture, at no training cost. The result is a normal checkpoint
 (the last snapshot's state with averaged generators, labelled as such), so `train.evaluate --run`
-and `train.export` take it like any other.
+and `train.stages.export` take it like any other.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from models.errors import StyleCamError
-from train.checkpoint import load_checkpoint, save_checkpoint
+from train.trainers.checkpoint import load_checkpoint, save_checkpoint
 
 GENERATOR_KEYS = ("G_A", "G_B")
 
@@ -53,7 +53,7 @@ def _mean_generators(model_sets: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.average", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m train.stages.average", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path, help="snapshots of one run (checkpoints/step_*.pt)")
     parser.add_argument("--out", type=Path, required=True, help="where to write the averaged checkpoint")
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """What a training run hands on to export and evaluation: its generators (from a checkpoint's
 state, the EMA shadow when the run kept one) and the figures in its evaluation.json.
 
-Shared by `train.export` and `train.evaluate` (export may evaluate, evaluate names export's
+Shared by `train.stages.export` and `train.evaluate` (export may evaluate, evaluate names export's
 file), so neither has to import the other for them.
 """
 

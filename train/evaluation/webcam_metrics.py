@@ -36,7 +36,7 @@ from models.engine import InferenceEngine
 from models.errors import MediaError
 from models.frames import processing_shape, resize
 from models.video_io import VideoReader
-from train.metrics import pearson
+from train.evaluation.metrics import pearson
 
 FACE_CASCADE = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
 CLIP_FRAMES = 90  # consecutive frames from the start of each clip (3 s at 30 fps)
@@ -44,7 +44,7 @@ FACE_STRIDE = 6  # faces are judged on every 6th of them
 BLUR_SIGMA = 3.0
 SHEET_FACES = 8  # face crops on a sheet, shared between the clips
 SHEET_CROP = 192  # pixels per face crop on the sheet
-# (B, G, R) weights of Rec. 601 luma, as train.metrics.luma for RGB
+# (B, G, R) weights of Rec. 601 luma, as train.evaluation.metrics.luma for RGB
 LUMA_BGR = np.array([0.114, 0.587, 0.299], np.float32)
 
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels

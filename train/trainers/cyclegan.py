@@ -1,9 +1,9 @@
 """CycleGAN training (Zhu et al. 2017): two generators, two 70x70 PatchGANs, cycle and identity
 losses, image pools, Adam with a constant-then-linear-decay schedule, and the priors of
-train/priors.py that the config weights.
+train/losses/priors.py that the config weights.
 
 `CycleGANTrainer` holds the models, optimisers and per-step logic and can save/restore its
-complete state; `run_training` adds data and hands it to the shared run loop (train/loop.py:
+complete state; `run_training` adds data and hands it to the shared run loop (train/trainers/loop.py:
 progress, samples, checkpoints, export); `main` is `python -m train`. Under `torchrun` every
 model is wrapped in DistributedDataParallel.
 """
@@ -25,7 +25,10 @@ from torchvision.transforms.v2.functional import gaussian_blur
 from models.discriminator import PatchDiscriminator
 from models.errors import StyleCamError
 from models.registry import GeneratorConfig, create_generator
-from train.checkpoint import (
+from train.losses.adversarial import GAN_LOSSES, gradient_penalty
+from train.losses.priors import PriorInputs, weighted_priors
+from train.losses.spike_penalty import SpikePenalty
+from train.trainers.checkpoint import (
     CHECKPOINT_FORMAT,
     capture_rng,
     cpu_state_dict,
@@ -33,8 +36,8 @@ from train.checkpoint import (
     restore_optimizers,
     restore_rng,
 )
-from train.config import ADAM_BETA2, TrainConfig
-from train.data import (
+from train.trainers.config import ADAM_BETA2, TrainConfig
+from train.trainers.data import (
     StepBatchSampler,
     UnpairedDataset,
     sample_batch,
@@ -42,10 +45,10 @@ from train.data import (
     steps_per_epoch,
     unpaired_data_info,
 )
-from train.distributed import DistInfo, cleanup, gather_objects, init_distributed, wait_for_all
-from train.ema import WeightEMA
-from train.image_pool import ImagePool
-from train.loop import (  # noqa: F401 - StopFlag and init_weights are imported from here too
+from train.trainers.distributed import DistInfo, cleanup, gather_objects, init_distributed, wait_for_all
+from train.trainers.ema import WeightEMA
+from train.trainers.image_pool import ImagePool
+from train.trainers.loop import (  # noqa: F401 - StopFlag and init_weights are imported from here too
     StopFlag,
     build_parser,
     cli,
@@ -55,10 +58,7 @@ from train.loop import (  # noqa: F401 - StopFlag and init_weights are imported 
     run_loop,
     sync_schedule,
 )
-from train.losses import GAN_LOSSES, gradient_penalty
-from train.priors import PriorInputs, weighted_priors
-from train.progress import save_grid
-from train.spike_penalty import SpikePenalty
+from train.trainers.progress import save_grid
 
 
 def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
