@@ -130,7 +130,7 @@ class ScriptedFaces(FaceTracker):
 def test_face_mask_fades_in_and_out_and_follows_the_face() -> None:
     face = np.array([0.5, 0.5, 0.25, 0.3])
     step = np.array([0.004, 0.0, 0.0, 0.0])
-    script = [[face + i * step] for i in range(10)] + [[] for _ in range(30)]
+    script = [[face + i * step] for i in range(10)] + [[] for _ in range(40)]
     script[4] = []  # one missed detection must not make the mask dip to nothing
     tracker = ScriptedFaces(script)
     frame = np.zeros((240, 320, 3), np.uint8)
