@@ -93,3 +93,27 @@ def test_the_recording_carries_the_detailed_picture(qtbot, make_window, styles, 
     plain = recorded_sharpness(qtbot, make_window, clip, tmp_path / "plain.mp4", 0.0)
     detailed = recorded_sharpness(qtbot, make_window, clip, tmp_path / "detail.mp4", 1.0)
     assert detailed > plain + 0.15, (plain, detailed)
+
+
+def virtual_camera_sharpness(qtbot, make_window, clip, detail: float) -> float:
+    """Edge correlation of stylized to original in what the virtual camera is sent, side by side."""
+    from tests.app.test_virtual_camera import FakeCamera
+
+    FakeCamera.opened = []
+    window = make_window(str(clip), detail=detail)
+    window.controller.virtual_camera.camera_factory = FakeCamera  # no device here: the fake records
+    window.set_compare("side")
+    wait_style(qtbot, window, "alpha")
+    with qtbot.waitSignal(window.controller.virtual_camera_started, timeout=FRAME_TIMEOUT_MS):
+        window.act_virtual_camera.trigger()
+    qtbot.waitUntil(lambda: len(FakeCamera.opened[-1].frames) >= 5, timeout=FRAME_TIMEOUT_MS)
+    window.close()
+    frames = [f for f in FakeCamera.opened[-1].frames if f.shape[1] == 1280][-3:]
+    assert frames, "no side-by-side frame reached the virtual camera"
+    return float(np.mean([edge_correlation(f[:, :640], f[:, 640:]) for f in frames]))  # RGB: the same edges
+
+
+def test_the_virtual_camera_carries_the_detailed_picture(qtbot, make_window, styles, clip) -> None:
+    plain = virtual_camera_sharpness(qtbot, make_window, clip, 0.0)
+    detailed = virtual_camera_sharpness(qtbot, make_window, clip, 1.0)
+    assert detailed > plain + 0.15, (plain, detailed)
