@@ -81,7 +81,7 @@ def create_window(args: argparse.Namespace | None = None) -> MainWindow:
     library = StyleLibrary()
     stabilize = settings.stabilize  # for the first engine; the controller's knob rules the others
     controller = Controller(
-        lambda: InferenceEngine(device=device, stabilize=stabilize, precision=precision),
+        lambda: InferenceEngine(device=device, stabilize=stabilize, precision=precision, live=True),
         library,
         settings.resolution_wh,
     )

@@ -198,7 +198,7 @@ def measure_app(
     source = scaled_video_source(Path(video_path), *source_size) if source_size else VideoFileSource(Path(video_path))
     library = StyleLibrary()
     controller = Controller(
-        lambda: InferenceEngine(device=device, stabilize=stabilize, precision=precision), library, (640, 480)
+        lambda: InferenceEngine(device=device, stabilize=stabilize, precision=precision, live=True), library, (640, 480)
     )
     controller.set_stabilize(stabilize)
     if detail is not None:

@@ -67,7 +67,7 @@ def stage_variants(library: StyleLibrary, style: str, stage: str, guard_block: i
         model, _ = library.load(entry)
         if stage == "stabilizer":
             return {"on": (model, {"stabilize": True}), "off": (model, {"stabilize": False})}
-        detailed = {"stabilize": True, "detail": DEFAULT_DETAIL, "faces": True}
+        detailed = {"stabilize": True, "detail": DEFAULT_DETAIL, "faces": True, "live": True}  # as the app
         return {"on": (model, detailed), "off": (model, {"stabilize": True})}
     if stage == "palette":
         if not entry.config.palette:

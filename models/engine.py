@@ -13,7 +13,8 @@ is then stateful per stream: `reset_stream()` when the source changes.
 `detail` (0..1) is how much of the camera frame's edges the step up from the processing size to
 the output size keeps (models/detail.py; 0 is a plain linear resize). With `faces` on, detected
 faces get more of it than the scene (`face_detail`), through a feathered mask that follows them
-from frame to frame (models/faces.py), another per-stream state.
+from frame to frame (models/faces.py), another per-stream state; `live` (the app) runs the face
+detection beside the frames instead of inside them.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class InferenceEngine:
         stabilize: bool = False,
         detail: float = 0.0,
         faces: bool = False,
+        live: bool = False,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
@@ -122,7 +124,8 @@ class InferenceEngine:
         self._strength = float(strength)
         self._stabilizer = TemporalStabilizer() if stabilize else None
         self._detail = min(1.0, max(0.0, float(detail)))
-        self._faces: FaceTracker | None = FaceTracker() if faces else None
+        self.live = live  # a live stream (the app): face detection runs beside the frames, not in them
+        self._faces: FaceTracker | None = self._face_tracker() if faces else None
         self.last_inference_ms = 0.0
         self.last_detail_ms = 0.0  # the detail step's share of last_inference_ms
 
@@ -169,7 +172,12 @@ class InferenceEngine:
     @faces.setter
     def faces(self, value: bool) -> None:
         if bool(value) != self.faces:
-            self._faces = FaceTracker() if value else None
+            old, self._faces = self._faces, (self._face_tracker() if value else None)
+            if old is not None:
+                old.close()
+
+    def _face_tracker(self) -> FaceTracker:
+        return FaceTracker(background=self.live)
 
     def reset_stream(self) -> None:
         """Forget the previous frame (a new source starts): the next output is not blended, and
@@ -177,7 +185,8 @@ class InferenceEngine:
         if self._stabilizer is not None:
             self._stabilizer = TemporalStabilizer()  # a new object: the worker may be mid-frame
         if self._faces is not None:
-            self._faces = FaceTracker()
+            old, self._faces = self._faces, self._face_tracker()
+            old.close()
 
     @property
     def style_name(self) -> str:

@@ -4,6 +4,9 @@ faces, the face mask fades instead of popping, and the torch (GPU) path matches 
 
 from __future__ import annotations
 
+import threading
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -153,6 +156,38 @@ def test_face_mask_fades_in_and_out_and_follows_the_face() -> None:
     # feathered: values between 0 and 1 around the face, no hard rim
     ring = masks[9][(masks[9] > 0.0) & (masks[9] < 0.99)]
     assert ring.size > 500
+
+
+class SlowFaces(FaceTracker):
+    """A background tracker whose scan takes 0.3 s and finds one face."""
+
+    def __init__(self) -> None:
+        super().__init__(every=2, background=True)
+        self.scans = 0
+
+    def detect(self, bgr: np.ndarray) -> list[np.ndarray]:
+        self.scans += 1
+        time.sleep(0.3)
+        return [np.array([0.5, 0.5, 0.25, 0.3])]
+
+
+def test_background_detection_never_holds_a_frame_and_its_faces_arrive_later() -> None:
+    tracker = SlowFaces()
+    frame = np.zeros((240, 320, 3), np.uint8)
+    start = time.perf_counter()
+    for _ in range(5):
+        tracker.update(frame)
+    assert time.perf_counter() - start < 0.2, "a frame waited for the scan"
+    assert tracker.scans <= 1 and tracker.mask((240, 320)) is None  # one scan at a time, none queued
+    deadline = time.perf_counter() + 5.0
+    while tracker.mask((240, 320)) is None:
+        assert time.perf_counter() < deadline, "the scan's face never arrived"
+        time.sleep(0.02)
+        tracker.update(frame)
+    assert tracker.tracks[0].presence > 0.0
+    tracker.reset()  # joins a scan still running
+    assert tracker._job is None and tracker.tracks == []
+    assert not [t for t in threading.enumerate() if t.name == "face-detection"]
 
 
 def test_face_detail_keeps_both_ends() -> None:
