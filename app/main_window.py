@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.auto_size import AUTO_SIZE
 from app.controller import NO_STYLES_MESSAGE, Controller
 from app.frames import ProcessedFrame
+from app.make_style import MakeStyle
 from app.settings import COMPARE_MODES, AppSettings
 from app.sources import IMAGE_SUFFIXES, RESOLUTIONS
 from app.stats import RollingStats
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_menus()
         self._build_status_bar()
+        self.make_style = MakeStyle(self)  # Style > New style from paintings...
         self._connect_controller()
         self.rebuild_styles()
 
@@ -343,7 +345,7 @@ class MainWindow(QMainWindow):
         if self.controller.style_problems:
             self.banner.show_message("; ".join(self.controller.style_problems))
         self.style_menu.addSeparator()
-        self.style_menu.addActions([self.act_next, self.act_prev, self.act_add_style])
+        self.style_menu.addActions([self.act_next, self.act_prev, self.act_add_style, self.make_style.action])
         self.style_menu.addSeparator()
         self.style_menu.addAction(self.act_stabilize)
         self._select_style(self.controller.engine.style_name)
@@ -575,5 +577,6 @@ class MainWindow(QMainWindow):
             if getattr(self.settings, key) == given:  # untouched during the run: keep the saved value
                 setattr(self.settings, key, saved)
         self.settings.save(self.store)
+        self.make_style.stop()  # a make-style run checkpoints and ends; resumable at the next start
         self.close_seconds = self.controller.shutdown()
         event.accept()
