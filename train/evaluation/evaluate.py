@@ -22,6 +22,17 @@ weights on disk (never downloaded), and a sample sheet PNG. `--colour-guard BLOC
 style with its colour guard at that block size (0: without it), no retraining needed
 (models/colour_guard.py).
 
+`--stills DIR` adds figures on a folder of stills laid out as webcam_photos/testA
+(train/evaluation/stills.py): face structure (the clips' measure) on the `portrait_*` and `selfie_*`
+files, through the app's engine at `--clip-size`, and SWD / SWD+colour of the `room_*` files
+against the style images, beside the unstylized rooms and Reinhard, at `--size` as the test split.
+Figures go under "stills" in the summary.
+
+`--precision` is the engine's CPU precision for the clips and the stills' faces: fp32 by default,
+so that the figures are the generator's and stay comparable with those tabled before the app ran
+bf16 ("auto" measures what the app runs). The test split and the rooms always run the generator
+in PyTorch fp32. `--json PATH` writes the summary (what the manifest entry would get) to PATH.
+
 `--clips VIDEO...` adds the webcam figures (train/evaluation/webcam_metrics.py): the flicker ratio (warping
 error of the stylized clip over the input's; 1 = as steady as the camera) and face structure
 (gradient correlation inside Haar face boxes), through the app's engine at `--clip-size` with
@@ -51,8 +62,10 @@ from torch import nn
 from models.colour_guard import set_colour_guard
 from models.engine import InferenceEngine
 from models.errors import StyleCamError
+from models.precision import PRECISIONS
 from models.style_library import StyleLibrary
 from train.evaluation.metrics import edge_correlation, reinhard_transfer, ssim_luma, swd, swd_descriptors
+from train.evaluation.stills import FACE_KINDS, StillsResult, face_stills, load_rooms, scan_stills
 from train.evaluation.webcam_metrics import CLIP_FRAMES, WebcamResult, evaluate_webcam
 from train.losses.image_priors import colour_fit_residual, hue_keep_residual
 from train.losses.spike_penalty import record_norm_peaks
@@ -77,6 +90,17 @@ class ClipSetup:
     face_sheet: Path | None = None
     label: str = ""  # the style's name, for the face sheet's title
     stabilize: bool = True  # the engine's temporal stabilizer, as the app runs it (--no-stabilize: off)
+    precision: str = "fp32"  # the engine's CPU precision (models.precision; "auto" as the app)
+
+
+@dataclass(frozen=True)
+class StillsSetup:
+    """What `--stills` asks for: faces on the portraits and selfies, SWD on the rooms of a folder."""
+
+    folder: Path
+    size: int = 256  # the rooms' square crop, as the test split (--size)
+    face_size: int = 256  # the processing size for the faces (--clip-size), as the live view
+    precision: str = "fp32"  # the engine's, for the faces
 
 
 @dataclass
@@ -99,6 +123,7 @@ class EvalResult:
     fid: dict[str, float] | None = None
     sheet: str | None = None
     webcam: WebcamResult | None = None  # with --clips; alone (no photo figures) without --photos
+    stills: StillsResult | None = None  # with --stills; likewise
 
     def swd(self, method: str, joint: bool = False) -> float:
         levels = (self.swd_joint_levels if joint else self.swd_levels)[method]
@@ -113,6 +138,8 @@ class EvalResult:
         out = self._photo_summary() if self.swd_levels else {}
         if self.webcam is not None:
             out["webcam"] = self.webcam.summary()
+        if self.stills is not None:
+            out["stills"] = self.stills.summary()
         return out
 
     def _photo_summary(self) -> dict:
@@ -143,6 +170,8 @@ class EvalResult:
         parts = [self._photo_table()] if self.swd_levels else []
         if self.webcam is not None:
             parts.append(self.webcam.table())
+        if self.stills is not None:
+            parts.append(self.stills.table())
         return "\n\n".join(parts)
 
     def _photo_table(self) -> str:
@@ -198,6 +227,21 @@ def colour_residuals(photos: list[np.ndarray], images: list[np.ndarray]) -> tupl
     return float(np.mean(blotch)) * 50.0, float(np.mean(hue)) * 50.0  # to_tensor's [-1, 1] is twice a 0-1 scale
 
 
+def swd_by_method(sets: dict[str, list[np.ndarray]], real: object) -> tuple[dict, dict]:
+    """SWD and SWD+colour per pyramid level of each named image set against the style images'
+    descriptors `real` (swd_descriptors(styles, seed=1)): ({method: levels}, {method: joint levels})."""
+    plain, joint = {}, {}
+    for method, images in sets.items():
+        desc = swd_descriptors(images, seed=2)
+        plain[method], joint[method] = swd(desc, real), swd(desc, real, joint=True)
+    return plain, joint
+
+
+def reinhard_set(photos: list[np.ndarray], styles: list[np.ndarray]) -> list[np.ndarray]:
+    """Reinhard colour transfer of each photo to a style image, in turn."""
+    return [reinhard_transfer(p, styles[i % len(styles)]) for i, p in enumerate(photos)]
+
+
 @torch.no_grad()
 def stylize(generator: nn.Module, images: list[np.ndarray]) -> list[np.ndarray]:
     out = []
@@ -230,10 +274,11 @@ def evaluate_generators(
     time_engine: bool = True,
     colour_guard: int | None = None,
     clips: ClipSetup | None = None,
+    stills: StillsSetup | None = None,
 ) -> EvalResult:
     """All figures for the A->B generator `forward` (and the B->A `backward` when given);
     `colour_guard` switches `forward`'s guard on at that block size (0 = off; None = as built);
-    `clips` adds the webcam figures."""
+    `clips` adds the webcam figures, `stills` the figures on a folder of stills."""
     forward = forward.eval()
     if colour_guard is not None:
         set_colour_guard(forward, colour_guard)
@@ -241,18 +286,12 @@ def evaluate_generators(
     styles = load_images(Path(style_dir), size, max_images, "style images")
     with record_norm_peaks(forward) as peaks:
         stylized = stylize(forward, photos)
-    sets = {
-        "stylized": stylized,
-        "photos": photos,
-        "reinhard": [reinhard_transfer(p, styles[i % len(styles)]) for i, p in enumerate(photos)],
-    }
+    sets = {"stylized": stylized, "photos": photos, "reinhard": reinhard_set(photos, styles)}
     real = swd_descriptors(styles, seed=1)
     result = EvalResult(len(photos), len(styles), size)
     result.norm_peak = statistics.median(peaks) if peaks else None
+    result.swd_levels, result.swd_joint_levels = swd_by_method(sets, real)
     for method, images in sets.items():
-        desc = swd_descriptors(images, seed=2)
-        result.swd_levels[method] = swd(desc, real)
-        result.swd_joint_levels[method] = swd(desc, real, joint=True)
         if method != "photos":
             result.ssim[method] = float(np.mean([ssim_luma(p, s) for p, s in zip(photos, images, strict=True)]))
             result.edges[method] = float(np.mean([edge_correlation(p, s) for p, s in zip(photos, images, strict=True)]))
@@ -273,6 +312,8 @@ def evaluate_generators(
         result.fid = fid_scores(inception_weights, sets, styles)
     if clips is not None:
         result.webcam = webcam_figures(forward, clips)
+    if stills is not None:
+        result.stills = stills_figures(forward, stills, styles, real)
     if sheet is not None:
         write_sheet(Path(sheet), photos, sets["stylized"], sets["reinhard"], recs, styles)
         result.sheet = str(sheet)
@@ -288,24 +329,70 @@ def webcam_figures(generator: nn.Module, setup: ClipSetup) -> WebcamResult:
         face_sheet=setup.face_sheet,
         label=setup.label,
         stabilize=setup.stabilize,
+        precision=setup.precision,
     )
 
 
-def evaluate_webcam_only(generator: nn.Module, setup: ClipSetup, colour_guard: int | None = None) -> EvalResult:
-    """Only the webcam figures (no test photos): a quick check of a style or checkpoint."""
+def stills_figures(
+    generator: nn.Module,
+    setup: StillsSetup,
+    styles: list[np.ndarray] | None = None,
+    real: object | None = None,
+    style_dir: Path | None = None,
+) -> StillsResult:
+    """Faces on the folder's portraits and selfies; SWD of its rooms to the style images
+    (`styles` at `setup.size`, or loaded from `style_dir`; `real` their descriptors when known)."""
+    groups = scan_stills(Path(setup.folder))
+    result = StillsResult(str(setup.folder), setup.size, setup.face_size, setup.precision)
+    engine = InferenceEngine("auto", size=setup.face_size, precision=setup.precision)
+    engine.set_style(generator, "evaluate stills")
+    result.precision = engine.precision
+    for kind in FACE_KINDS:
+        if groups[kind]:
+            result.faces[kind] = face_stills(generator, groups[kind], setup.face_size, engine=engine)
+    if groups["room"]:
+        if styles is None:
+            styles = load_images(Path(style_dir), setup.size, None, "style images")
+        real = swd_descriptors(styles, seed=1) if real is None else real
+        rooms = load_rooms(groups["room"], setup.size)
+        sets = {"stylized": stylize(generator, rooms), "photos": rooms, "reinhard": reinhard_set(rooms, styles)}
+        result.swd_levels, result.swd_joint_levels = swd_by_method(sets, real)
+        result.rooms, result.style_images = len(rooms), len(styles)
+    return result
+
+
+def evaluate_extras_only(
+    generator: nn.Module,
+    clips: ClipSetup | None,
+    stills: StillsSetup | None = None,
+    style_dir: Path | None = None,
+    colour_guard: int | None = None,
+) -> EvalResult:
+    """Only the webcam and/or stills figures (no test photos): a quick check of a style or
+    checkpoint; `style_dir` holds the style images for the stills' rooms."""
     generator = generator.eval()
     if colour_guard is not None:
         set_colour_guard(generator, colour_guard)
-    return EvalResult(0, 0, setup.size, webcam=webcam_figures(generator, setup))
+    result = EvalResult(0, 0, clips.size if clips else stills.size)
+    if clips is not None:
+        result.webcam = webcam_figures(generator, clips)
+    if stills is not None:
+        result.stills = stills_figures(generator, stills, style_dir=style_dir)
+    return result
 
 
 def store_webcam_figures(state: dict, run_dir: Path, generator: str, result: EvalResult) -> bool:
-    """Add webcam-only figures to RUN/evaluation.json when that file is this checkpoint's (same
-    step and `generator` description), so export ships them too; another's is left alone."""
+    """Add webcam-only (and stills-only) figures to RUN/evaluation.json when that file is this
+    checkpoint's (same step and `generator` description), so export ships them too; another's is
+    left alone."""
     evaluation = read_evaluation(run_dir)
     if not evaluation or evaluation.get("step") != state["step"] or evaluation.get("generator") != generator:
         return False
-    evaluation["webcam"] = merged_webcam(evaluation.get("webcam"), result.summary()["webcam"])
+    summary = result.summary()
+    if "webcam" in summary:
+        evaluation["webcam"] = merged_webcam(evaluation.get("webcam"), summary["webcam"])
+    if "stills" in summary:
+        evaluation["stills"] = summary["stills"]
     (Path(run_dir) / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=2) + "\n")
     return True
 
@@ -365,6 +452,13 @@ def write_sheet(
     cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
 
+def run_style_images(state: dict) -> Path | None:
+    """The run's DATAROOT/testB, where it exists."""
+    root = state["config"].get("dataroot")
+    folder = Path(root) / "testB" if root else None
+    return folder if folder is not None and folder.is_dir() else None
+
+
 def evaluate_checkpoint_state(
     state: dict, run_dir: Path, photos: Path | None = None, style_images: Path | None = None, **kwargs: object
 ) -> EvalResult | None:
@@ -395,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--run", help="training run folder or checkpoint (adds cycle reconstruction)")
     parser.add_argument(
         "--photos", type=Path,
-        help="test photos (default: the run's DATAROOT/testA; with --clips and without --photos: webcam figures only)",
+        help="test photos (default: the run's DATAROOT/testA; with --clips or --stills and without --photos: those figures only)",
     )  # fmt: skip
     parser.add_argument("--style-images", type=Path, help="real style images (default: the run's DATAROOT/testB)")
     parser.add_argument("--size", type=int, default=256, help="evaluation resolution (default 256)")
@@ -405,6 +499,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--library", type=Path, help="style library folder")
     parser.add_argument("--update-library", action="store_true", help="store the figures in the style's entry")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="fp32",
+        help="the engine's CPU precision for the clips and the stills' faces (default fp32; auto: as the app runs)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--json", type=Path, metavar="PATH", help="also write the figures (the summary) to PATH as JSON"
+    )
     parser.add_argument("--no-timing", action="store_true", help="skip the ms/frame measurement")
     parser.add_argument(
         "--colour-guard", type=int, metavar="BLOCK",
@@ -422,6 +523,12 @@ def main(argv: list[str] | None = None) -> int:
         "--no-stabilize", action="store_true",
         help="each frame on its own, without the engine's temporal stabilizer (the app runs it by default)",
     )  # fmt: skip
+    stills = parser.add_argument_group("stills figures (train/evaluation/stills.py)")
+    stills.add_argument(
+        "--stills", type=Path, metavar="DIR",
+        help="stills laid out as webcam_photos/testA (portrait_*, selfie_* for faces at --clip-size; room_* for SWD "
+        "at --size against the style images)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -438,22 +545,31 @@ def main(argv: list[str] | None = None) -> int:
         for clip in args.clips or ():
             if not clip.is_file():
                 raise StyleCamError(f"clip {clip} does not exist")
-        webcam_only = bool(args.clips) and args.photos is None
+        if args.stills is not None and not args.stills.is_dir():
+            raise StyleCamError(f"stills folder {args.stills} does not exist or is not a folder")
+        extras_only = bool(args.clips or args.stills) and args.photos is None  # no test-split figures
         setup = (
             ClipSetup(tuple(args.clips), args.clip_size, args.clip_frames, args.face_sheet,
-                      stabilize=not args.no_stabilize)
+                      stabilize=not args.no_stabilize, precision=args.precision)
             if args.clips else None
         )  # fmt: skip
-        if args.run and webcam_only:
+        stills_setup = StillsSetup(args.stills, args.size, args.clip_size, args.precision) if args.stills else None
+        if stills_setup is not None:
+            common["stills"] = stills_setup
+        if args.run and extras_only:
             state = load_checkpoint(args.run)
             run_dir = run_folder(args.run)
-            setup = replace(setup, label=f"{run_dir.name} step {state['step']}")
+            if setup is not None:
+                setup = replace(setup, label=f"{run_dir.name} step {state['step']}")
             forward, _, config = run_generators(state)
             if args.colour_guard is not None:
                 config = replace(config, colour_guard=args.colour_guard)
-            result = evaluate_webcam_only(forward, setup, args.colour_guard)
+            style_dir = args.style_images or run_style_images(state)
+            if stills_setup is not None and style_dir is None:
+                raise StyleCamError("--stills needs the style images: pass --style-images DIR (the run has no testB)")
+            result = evaluate_extras_only(forward, setup, stills_setup, style_dir, args.colour_guard)
             if store_webcam_figures(state, run_dir, config.describe(), result):
-                print(f"webcam figures added to {run_dir / 'evaluation.json'}")
+                print(f"{'webcam' if setup else 'stills'} figures added to {run_dir / 'evaluation.json'}")
         elif args.run:
             state = load_checkpoint(args.run)
             if setup is not None:
@@ -464,14 +580,18 @@ def main(argv: list[str] | None = None) -> int:
             if result is None:
                 raise StyleCamError("the run has no DATAROOT/testA and testB; pass --photos and --style-images")
         else:
-            if not webcam_only and (args.photos is None or args.style_images is None):
-                raise StyleCamError("--style needs --photos DIR and --style-images DIR, or --clips VIDEO...")
+            if not extras_only and (args.photos is None or args.style_images is None):
+                raise StyleCamError(
+                    "--style needs --photos DIR and --style-images DIR, or --clips VIDEO... or --stills DIR"
+                )
+            if stills_setup is not None and args.style_images is None:
+                raise StyleCamError("--stills needs --style-images DIR (the rooms are measured against them)")
             library = StyleLibrary(args.library)
             model, style = library.load(args.style)
             if setup is not None:
                 common["clips"] = setup = replace(setup, label=style.name)
-            if webcam_only:
-                result = evaluate_webcam_only(model, setup, args.colour_guard)
+            if extras_only:
+                result = evaluate_extras_only(model, setup, stills_setup, args.style_images, args.colour_guard)
             else:
                 sheet = args.sheet or Path(f"{style.name}_sheet.png")
                 result = evaluate_generators(model, None, args.photos, args.style_images, sheet=sheet, **common)
@@ -484,6 +604,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(result.table())
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result.summary(), indent=2) + "\n")
+        print(f"figures: {args.json}")
     if result.sheet:
         print(f"sample sheet: {result.sheet}")
     if result.webcam is not None and result.webcam.sheet:

@@ -288,6 +288,7 @@ class WebcamResult:
     size: int
     frames: int
     stabilize: bool = True  # the engine's temporal stabilizer, as the app runs it
+    precision: str = ""  # the engine's CPU precision (fp32, bf16) or fp16 on CUDA
     clips: dict[str, ClipFigures] = field(default_factory=dict)
     references: dict[str, dict[str, ClipFigures]] = field(default_factory=dict)  # clip -> reference -> figures
     sheet: str | None = None
@@ -305,6 +306,7 @@ class WebcamResult:
             "size": self.size,
             "frames": self.frames,
             "stabilize": self.stabilize,
+            **({"precision": self.precision} if self.precision else {}),
             "clips": {name: c.summary() for name, c in self.clips.items()},
             "flicker_ratio_median": round(self.flicker_ratio_median(), 3),
             "face_structure_mean": None if np.isnan(face) else round(face, 3),
@@ -326,7 +328,8 @@ class WebcamResult:
                     f"{len(f.face_values):6d}"
                 )
         lines.append(
-            f"webcam at {self.size}px, {'' if self.stabilize else 'not '}stabilized, first {self.frames} frames: "
+            f"webcam at {self.size}px, {'' if self.stabilize else 'not '}stabilized, "
+            f"{f'{self.precision}, ' if self.precision else ''}first {self.frames} frames: "
             "flicker ratio median "
             f"{self.flicker_ratio_median():.2f} (1 = as steady as the input), face structure mean "
             f"{self.face_structure_mean():.3f} over {sum(len(c.face_values) for c in self.clips.values())} faces"
@@ -364,14 +367,16 @@ def evaluate_webcam(
     label: str = "",
     references: bool = True,
     stabilize: bool = True,
+    precision: str = "auto",
 ) -> WebcamResult:
     """Flicker ratio and face structure of `generator` through the app's engine at `size` (short
     side) on each clip (paths are loaded with `frames` and `face_stride`; loaded clips as they are).
-    `stabilize`: with the engine's temporal stabilizer, as the app shows it (on by default)."""
-    engine = InferenceEngine("auto", size=size, stabilize=stabilize)
+    `stabilize`: with the engine's temporal stabilizer, as the app shows it (on by default).
+    `precision`: the engine's CPU precision ("auto" as the app, "fp32", "bf16"), recorded in the result."""
+    engine = InferenceEngine("auto", size=size, stabilize=stabilize, precision=precision)
     engine.set_style(generator, label or "evaluate")
     loaded = [c if isinstance(c, WebcamClip) else load_clip(c, frames, face_stride) for c in clips]
-    result = WebcamResult(size, max(len(c.frames) for c in loaded), stabilize=stabilize)
+    result = WebcamResult(size, max(len(c.frames) for c in loaded), stabilize=stabilize, precision=engine.precision)
     crops = []
     for clip in loaded:
         engine.reset_stream()  # each clip is a stream of its own
