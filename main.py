@@ -6,6 +6,7 @@ python main.py styles               list the style library
 python main.py import-style FILE --name NAME
 python main.py remove-style NAME
 python main.py bench                measure generators and the engine on this machine
+python main.py make-style PAINTINGS --name NAME --photos DIR_OR_VIDEO   train your own style
 """
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "bench", help="measure generators and the engine on this machine (see `bench --help`)", add_help=False
+    )
+    sub.add_parser(
+        "make-style",
+        help="make your own style from a folder of paintings, in a time budget (see `make-style --help`)",
+        add_help=False,
     )
     return parser
 
@@ -218,6 +224,14 @@ def cmd_bench(argv: list[str]) -> int:
     return 0
 
 
+def cmd_make_style(argv: list[str]) -> int:
+    """`python main.py make-style ...` is train.make_style's command (its options are its own, and
+    torch is imported only when it runs)."""
+    from train.make_style import main as make_style_main
+
+    return make_style_main(argv, prog=f"{program_name()} make-style")
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from app.launch import run_app
 
@@ -237,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = plain_warning
     if argv[:1] == ["bench"]:  # the benchmark owns its options
         return cmd_bench(argv[1:])
+    if argv[:1] == ["make-style"]:  # so does make-style
+        return cmd_make_style(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS.get(args.command, cmd_gui)(args)

@@ -249,7 +249,7 @@ def test_models_and_train_never_import_pyside() -> None:
 # -- inside train/: four folders and the commands on top ---------------------------------------
 
 TRAIN_FOLDERS = ("trainers", "losses", "evaluation", "stages")
-# train/'s own top level: the package, `python -m train`, the recipe replay, and the commands the
+# train/'s own top level: the package, `python -m train`, the recipe replay, make-style, and the commands the
 # README names, each a shim that runs the module where its code lives
 TRAIN_COMMANDS = {
     "train.evaluate": "train.evaluation.evaluate",
@@ -258,7 +258,7 @@ TRAIN_COMMANDS = {
     "train.colour_guard": "train.stages.colour_guard",
     "train.distill": "train.trainers.distill",
 }
-TRAIN_TOP = {"train", "train.__main__", "train.recipe", *TRAIN_COMMANDS}
+TRAIN_TOP = {"train", "train.__main__", "train.recipe", "train.make_style", *TRAIN_COMMANDS}
 
 
 def test_every_train_module_lives_in_a_folder_that_says_what_it_holds() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -191,10 +192,15 @@ class CutTrainer:
 
 # -- the run ---------------------------------------------------------------------------------
 def run_cut(
-    config: CutConfig, resume_state: dict | None = None, stop_at_step: int | None = None, quiet: bool = False
+    config: CutConfig,
+    resume_state: dict | None = None,
+    stop_at_step: int | None = None,
+    quiet: bool = False,
+    on_step: Callable[[CutTrainer], None] | None = None,
 ) -> Path:
     """Train (or continue) a CUT run to its end, the time budget or a stop request; returns the
-    run folder. `stop_at_step` stops early as an interruption would (tests)."""
+    run folder. `stop_at_step` stops early as an interruption would (tests, train.make_style's
+    step-rate probe); `on_step(trainer)` runs after every step."""
     config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -224,6 +230,7 @@ def run_cut(
         trainer, config, total, iter(loader), lambda: trainer.state_dict(extra),
         lambda path: save_grid(path, trainer.translate(*samples)), resumed=resume_state is not None,
         device=device, epoch_length=len(dataset), stop_at_step=stop_at_step, quiet=quiet,
+        on_step=None if on_step is None else lambda: on_step(trainer),
     )  # fmt: skip
     return config.run_dir()
 

@@ -156,13 +156,15 @@ def run_loop(
     epoch_length: int | None = None,
     stop_at_step: int | None = None,
     quiet: bool = False,
+    on_step: Callable[[], None] | None = None,
 ) -> bool:
     """Step `job` to `total`, the time budget (--max-minutes), a stop request or `stop_at_step`
-    (tests); log, sample and checkpoint on the way and once more at the end, then export when the
-    run finished and the config says so. Returns whether the run reached `total`.
+    (tests, a caller's planning); log, sample and checkpoint on the way and once more at the end,
+    then export when the run finished and the config says so. Returns whether the run reached `total`.
 
     `checkpoint()` is called on every rank (it may gather) and returns the state to save on the
-    main one; `sample(path)` writes a sample grid (main rank only)."""
+    main one; `sample(path)` writes a sample grid (main rank only); `on_step()`, when given, runs
+    after every step (a caller's progress file or preview: train.make_style)."""
     device = device or torch.device("cpu")
     say = print if info.is_main and not quiet else (lambda *a, **k: None)
     run_dir = config.run_dir()
@@ -197,6 +199,8 @@ def run_loop(
             n_sum += 1
             bar.update(1)
             step = job.step
+            if on_step is not None:
+                on_step()
             if step % config.log_every == 0 or step == total:
                 job.last_losses = {k: float(v) / n_sum for k, v in sums.items()}
                 if not all(math.isfinite(v) for v in job.last_losses.values()):
