@@ -17,7 +17,7 @@ from models.errors import StyleCamError
 from models.style_library import StyleLibrary
 from tests.conftest import shared_path
 from train.evaluation.evaluate import main as evaluate_main
-from train.evaluation.stills import face_stills, scan_stills, still_kind
+from train.evaluation.stills import face_stills, scan_stills, still_kind, webcam_scale
 
 
 def test_stills_are_grouped_by_their_name_prefix(tmp_path: Path) -> None:
@@ -67,6 +67,16 @@ def test_face_structure_on_real_portraits_is_one_for_the_input_and_drops_with_bl
     assert faces.images == 2 and faces.with_faces == 2 and len(faces.values) >= 2
     assert np.mean(faces.values) > 0.97  # the engine's fp32 round trip of an identity style keeps every edge
     assert 0.4 < np.mean(faces.blur) < 0.8  # sigma 3, as on the clips (~0.62)
+    assert len(faces.webcam) == len(faces.values)  # each face again at webcam scale
+    assert 0.8 < np.mean(faces.webcam) < np.mean(faces.values)  # the engine's round trip through ~53 px
+
+
+def test_webcam_scale_gives_the_face_the_clips_size() -> None:
+    still = np.zeros((300, 256, 3), np.uint8)
+    small, boxes, size = webcam_scale(still, [(30, 40, 200, 190), (0, 0, 60, 50)], 256)
+    assert small.shape[:2] == (112, 96) and boxes[0] == (11, 15, 75, 71)  # the largest face 75 px wide
+    assert size == 51  # 256 of 480, as the live view processes a 640x480 webcam
+    assert webcam_scale(still, [(0, 0, 50, 50)], 256)[0].shape == still.shape  # never enlarged
 
 
 @pytest.mark.shared_data
@@ -83,7 +93,7 @@ def test_evaluate_stills_on_a_library_style(library: StyleLibrary, stills: Path,
     assert figures["size"] == 64 and figures["face_size"] == 128 and figures["precision"] == "fp32"
     faces = figures["faces"]
     assert faces["portrait"]["images"] == 2 and faces["selfie"]["images"] == 2 and faces["all"]["images"] == 4
-    assert faces["all"]["faces"] >= 3
+    assert faces["all"]["faces"] >= 3 and faces["all"]["face_structure_webcam_scale"] is not None
     assert -1 <= faces["all"]["face_structure"] < 0.95  # an untrained generator
     rooms = figures["rooms"]
     assert rooms["images"] == 3 and rooms["style_images"] > 3

@@ -7,7 +7,14 @@ to the processing size on its short side (256 px: what the generator sees in the
 - portraits and selfies: face structure, the clips' measure (train/evaluation/webcam_metrics.py:
   OpenCV Haar faces found in the input, luma Sobel-magnitude correlation inside each box), of the
   style run through the app's engine on the still alone (no stabilizer, Detail 0, the engine's
-  precision as asked), mean over boxes; beside it a Gaussian blur of sigma 3, as on the clips;
+  precision as asked), mean over boxes; beside it a Gaussian blur of sigma 3, as on the clips.
+  The stills are tight crops, so the faces are found on a copy with a 32-px replicated border
+  (the cascade missed 22 of the 46 testA portraits without it, 11 with it; boxes are clipped to
+  the still and kept when 60% of one lies inside).
+  A face on a still fills it (median box 190 px of 256) where the clips' faces are 66-82 px of
+  640x480, 37-43 px in the 256-px processing frame. So each face still is measured twice: as it
+  is, and at webcam scale: resized so its largest face is WEBCAM_FACE_PX wide and processed at
+  the clips' ratio of processing size to frame (256 of 480), as a face in the live view is;
 - rooms: centre-cropped square like the landscape test split, stylized and measured there by
   `train.evaluation.evaluate` (SWD and SWD+colour to the style's test paintings, beside the
   unstylized rooms and Reinhard colour transfer); this module only holds their figures.
@@ -25,9 +32,12 @@ from torch import nn
 
 from models.engine import InferenceEngine
 from models.errors import StyleCamError
-from train.evaluation.webcam_metrics import BLUR_SIGMA, face_boxes, face_correlations
+from train.evaluation.webcam_metrics import BLUR_SIGMA, Box, face_boxes, face_correlations
 from train.trainers.data import center_crop, read_rgb, resize_short, scan_folder
 
+DETECT_PAD = 32  # replicated border around a still while looking for its faces
+WEBCAM_FACE_PX = 75  # face width in book.mkv / sister.mkv at 640x480 (median 69 and 81 px)
+WEBCAM_FRAME = 480  # their short side: the live view processes 256 of it
 KINDS = ("portrait", "selfie", "room")
 FACE_KINDS = ("portrait", "selfie")
 SWD_METHODS = ("stylized", "photos", "reinhard")
@@ -68,14 +78,45 @@ def load_rooms(paths: list[Path], size: int) -> list[np.ndarray]:
     return [center_crop(load_still(p, size), size) for p in paths]
 
 
+def still_face_boxes(bgr: np.ndarray) -> list[Box]:
+    """webcam_metrics.face_boxes on the still with a DETECT_PAD replicated border, the boxes
+    clipped to the still (those with less than 60% inside it left out)."""
+    h, w = bgr.shape[:2]
+    padded = cv2.copyMakeBorder(bgr, DETECT_PAD, DETECT_PAD, DETECT_PAD, DETECT_PAD, cv2.BORDER_REPLICATE)
+    out = []
+    for x, y, bw, bh in face_boxes(padded):
+        x0, y0 = max(x - DETECT_PAD, 0), max(y - DETECT_PAD, 0)
+        x1, y1 = min(x - DETECT_PAD + bw, w), min(y - DETECT_PAD + bh, h)
+        if x1 > x0 and y1 > y0 and (x1 - x0) * (y1 - y0) >= 0.6 * bw * bh:
+            out.append((x0, y0, x1 - x0, y1 - y0))
+    return out
+
+
+def webcam_scale(bgr: np.ndarray, boxes: list[Box], face_size: int) -> tuple[np.ndarray, list[Box], int]:
+    """The still resized so its largest face is WEBCAM_FACE_PX wide (never enlarged), its boxes
+    scaled with it, and the processing size the live view would give it (face_size of WEBCAM_FRAME)."""
+    scale = min(1.0, WEBCAM_FACE_PX / max(b[2] for b in boxes))
+    h, w = bgr.shape[:2]
+    small = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    scaled = []
+    for x, y, bw, bh in boxes:
+        x0, y0 = min(round(x * scale), sw - 1), min(round(y * scale), sh - 1)
+        scaled.append((x0, y0, max(1, min(round(bw * scale), sw - x0)), max(1, min(round(bh * scale), sh - y0))))
+    return small, scaled, max(32, round(min(sh, sw) * face_size / WEBCAM_FRAME))
+
+
 @dataclass
 class FaceStills:
-    """Face figures of one kind of still: one gradient correlation per face box."""
+    """Face figures of one kind of still: one gradient correlation per face box, as the still is
+    and at webcam scale."""
 
     images: int
     with_faces: int = 0
     values: list[float] = field(default_factory=list)  # stylized
     blur: list[float] = field(default_factory=list)  # Gaussian blur of sigma BLUR_SIGMA
+    webcam: list[float] = field(default_factory=list)  # stylized at webcam scale
+    webcam_blur: list[float] = field(default_factory=list)  # the blur at webcam scale
 
     @staticmethod
     def _mean(values: list[float]) -> float | None:
@@ -88,6 +129,8 @@ class FaceStills:
             "faces": len(self.values),
             "face_structure": self._mean(self.values),
             "blur": self._mean(self.blur),
+            "face_structure_webcam_scale": self._mean(self.webcam),
+            "blur_webcam_scale": self._mean(self.webcam_blur),
         }
 
     @classmethod
@@ -96,6 +139,8 @@ class FaceStills:
         for p in parts:
             out.values += p.values
             out.blur += p.blur
+            out.webcam += p.webcam
+            out.webcam_blur += p.webcam_blur
         return out
 
 
@@ -107,19 +152,25 @@ def face_stills(
     engine: InferenceEngine | None = None,
 ) -> FaceStills:
     """Face structure of `generator` on each still of `paths` at processing size `size`, through
-    the app's engine (no stabilizer: each still alone); faces are found in the resized input."""
+    the app's engine (no stabilizer: each still alone), as the still is and at webcam scale;
+    faces are found in the resized input."""
     if engine is None:
         engine = InferenceEngine("auto", size=size, precision=precision)
         engine.set_style(generator, "evaluate stills")
     out = FaceStills(len(paths))
     for path in paths:
         bgr = np.ascontiguousarray(load_still(path, size)[..., ::-1])
-        boxes = face_boxes(bgr)
+        boxes = still_face_boxes(bgr)
         if not boxes:
             continue
         out.with_faces += 1
+        engine.size = size
         out.values += face_correlations([bgr], [engine.process(bgr)], [boxes])
         out.blur += face_correlations([bgr], [cv2.GaussianBlur(bgr, (0, 0), BLUR_SIGMA)], [boxes])
+        small, small_boxes, engine.size = webcam_scale(bgr, boxes, size)
+        out.webcam += face_correlations([small], [engine.process(small)], [small_boxes])
+        out.webcam_blur += face_correlations([small], [cv2.GaussianBlur(small, (0, 0), BLUR_SIGMA)], [small_boxes])
+    engine.size = size
     return out
 
 
@@ -167,17 +218,23 @@ class StillsResult:
     def table(self) -> str:
         lines = []
         if self.faces:
-            head = f"{'stills':12s} {'images':>6s} {'with faces':>10s} {'faces':>6s} {'face struct':>11s} {f'blur s{BLUR_SIGMA:g}':>8s}"
+            blur = f"blur s{BLUR_SIGMA:g}"
+            head = (
+                f"{'stills':12s} {'images':>6s} {'with faces':>10s} {'faces':>6s} {'face struct':>11s} {blur:>8s} "
+                f"{'webcam scale':>12s} {blur:>8s}"
+            )
             lines += [head, "-" * len(head)]
             rows = [(k, self.faces[k]) for k in FACE_KINDS if k in self.faces] + [("all", self.faces_all())]
             for name, f in rows:
-                s, b = f.summary()["face_structure"], f.summary()["blur"]
+                figures = f.summary()
+                keys = ("face_structure", "blur", "face_structure_webcam_scale", "blur_webcam_scale")
+                s, b, ws, wb = (float("nan") if figures[k] is None else figures[k] for k in keys)
                 lines.append(
-                    f"{name:12s} {f.images:6d} {f.with_faces:10d} {len(f.values):6d} "
-                    f"{float('nan') if s is None else s:11.3f} {float('nan') if b is None else b:8.3f}"
+                    f"{name:12s} {f.images:6d} {f.with_faces:10d} {len(f.values):6d} {s:11.3f} {b:8.3f} {ws:12.3f} {wb:8.3f}"
                 )
             lines.append(
-                f"faces on stills at {self.face_size}px through the engine ({self.precision}), each still alone"
+                f"faces on stills at {self.face_size}px through the engine ({self.precision}), each still alone; "
+                f"webcam scale: the face {WEBCAM_FACE_PX} px wide, processed at {self.face_size}/{WEBCAM_FRAME} of the still"
             )
         if self.swd_levels:
             if lines:
