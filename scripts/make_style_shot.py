@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 "input_to_redraw": summary(redraw),
                 "inference_ms": round(window.stats.inference_ms, 1),
                 "size": window.controller.size,
+                "load_average_1min": round(os.getloadavg()[0], 1),  # the machine is shared: say how busy
             }
             print(label, json.dumps(results[label]), flush=True)
 

@@ -58,4 +58,5 @@ class MakeStyle(QObject):
         """Stop a run (it checkpoints; resumable) and join the dialog's thread. Idempotent."""
         self._timer.stop()
         if self.dialog is not None:
+            self.dialog.hide()
             self.dialog.shutdown()

@@ -81,9 +81,9 @@ def plain_result(result: dict) -> str:
         text = str(result["summary"])
     else:
         beats = "yes" if result.get("beats_colour_transfer") else "no"
-        text = (
-            f"closer to your paintings than a colour transfer: {beats}; faces kept: {float(result.get('faces', 0)):.2f}"
-        )
+        faces = result.get("faces")
+        faces = "not measured" if faces is None else f"{float(faces):.2f}"
+        text = f"closer to your paintings than a colour transfer: {beats}; faces kept: {faces}"
     return text[:1].upper() + text[1:]
 
 
@@ -426,6 +426,8 @@ class MakeStyleDialog(QDialog):
             self.progress.setFormat(f"%p%, {time_left(data.get('seconds_left'))}")
         step, steps = data.get("step"), data.get("steps")
         steps_text = f" (step {step} of {steps})" if step and steps else ""
+        if "step" in str(data.get("message") or ""):
+            steps_text = ""  # the command's own line says it already
         message = str(data.get("message") or PHASES.get(phase, phase))
         self._say(f"{PHASES.get(phase, phase)}{steps_text}: {message}" if phase in PHASES else message)
         preview, preview_step = data.get("preview"), data.get("preview_step")

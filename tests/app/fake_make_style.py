@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -39,6 +40,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--step-seconds", type=float, default=0.2)
     parser.add_argument("--preview-every", type=int, default=2)
+    parser.add_argument("--preview-source", type=Path, help="a style file copied as each preview (no torch import)")
     args = parser.parse_args()
 
     def on_signal(*_: object) -> None:
@@ -77,9 +79,6 @@ def main() -> int:
     if (run / "preview.safetensors").exists():
         progress |= {"preview": str(run / "preview.safetensors"), "preview_step": state["preview_step"]}
     write_json(progress_path, progress)
-    from models.checkpoints import save_generator
-    from tests.conftest import tiny_generator
-
     while state["step"] < args.steps:
         if STOP:
             write_json(progress_path, progress | {"phase": "stopped", "message": "stopped; run again to resume"})
@@ -87,8 +86,15 @@ def main() -> int:
         time.sleep(args.step_seconds)
         state["step"] += 1
         if state["step"] % args.preview_every == 0:
-            model, config = tiny_generator(seed=state["step"])
-            save_generator(run / "preview.safetensors", model, config)
+            tmp = run / "preview.safetensors.tmp"
+            if args.preview_source:
+                shutil.copyfile(args.preview_source, tmp)
+            else:
+                from models.checkpoints import save_generator
+                from tests.conftest import tiny_generator
+
+                save_generator(tmp, *tiny_generator(seed=state["step"]))
+            os.replace(tmp, run / "preview.safetensors")
             state["preview_step"] = state["step"]
             progress |= {"preview": str(run / "preview.safetensors"), "preview_step": state["step"]}
         write_json(state_path, state)
@@ -100,6 +106,7 @@ def main() -> int:
         }
         write_json(progress_path, progress)
     from models.style_library import StyleLibrary
+    from tests.conftest import tiny_generator
 
     model, config = tiny_generator(seed=99)
     result = {

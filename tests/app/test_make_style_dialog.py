@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from app.make_style import job as job_module
 from app.make_style.dialog import MakeStyleDialog
 from app.make_style.job import find_runs, run_dir
+from models.checkpoints import save_generator
 from tests.app.conftest import python_threads, wait_frames, wait_style
+from tests.conftest import tiny_generator
 
 FAKE = Path(__file__).with_name("fake_make_style.py")
 RUN_MS = 30_000
@@ -63,7 +66,11 @@ def fill(qtbot, dialog: MakeStyleDialog, folder: Path, name: str, steps: int = 6
     dialog.check_paintings(str(folder))
     qtbot.waitUntil(lambda: dialog.check is not None, timeout=10_000)
     dialog.name_edit.setText(name)
+    preview = folder.parent / "preview_source.safetensors"
+    if not preview.exists():
+        save_generator(preview, *tiny_generator(seed=5))
     dialog.extra_args = ["--steps", str(steps), "--step-seconds", str(step_seconds), "--preview-every", "2"]
+    dialog.extra_args += ["--preview-source", str(preview)]
 
 
 def menu_texts(window) -> list[str]:
@@ -174,7 +181,10 @@ def test_cancel_and_quit_mid_run_then_resume_at_next_start(
     dialog.resume_button.click()
     qtbot.waitUntil(lambda: (dialog.job.last or {}).get("phase") == "train", timeout=RUN_MS)
     process = dialog.job.process
-    window.act_quit.trigger()  # Ctrl+Q mid-run
+    dialog.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=5_000)
+    qtbot.keyClick(dialog, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Q mid-run, dialog in front
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
     assert process.poll() == 130  # stopped with a checkpoint, and waited for
     assert not dialog.tasks.isRunning() and not window.controller.inference.isRunning()
     assert {t for t in python_threads() - before if t.is_alive()} == set()
@@ -190,8 +200,46 @@ def test_cancel_and_quit_mid_run_then_resume_at_next_start(
 
 
 def real_command_available() -> bool:
-    main = Path(job_module.MAIN_PY)
-    probe = subprocess.run(
-        [sys.executable, str(main), "make-style", "--help"], capture_output=True, text=True, timeout=120
+    """Whether main.py has the make-style command yet (its other helper writes it)."""
+    return "make-style" in job_module.MAIN_PY.read_text(encoding="utf-8")
+
+
+def test_plain_result_without_a_summary() -> None:
+    from app.make_style.dialog import plain_result
+
+    assert plain_result({"beats_colour_transfer": False, "faces": None}) == (
+        "Closer to your paintings than a colour transfer: no; faces kept: not measured"
     )
-    return probe.returncode == 0
+    assert plain_result({"beats_colour_transfer": True, "faces": 0.714}).endswith("yes; faces kept: 0.71")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not real_command_available(), reason="main.py make-style is not there yet")
+def test_real_command_tiny_run_killed_and_resumed(qtbot, make_window, settings_file, data_home, tmp_path: Path) -> None:
+    """`main.py make-style` itself: 32-px crops from the shipped Monet, killed after its first
+    steps, resumed from the dialog, and its style in the Style menu."""
+    window = make_window()
+    wait_frames(qtbot, window, 2)
+    dialog = open_dialog(qtbot, window)
+    dialog.grabber.seconds, dialog.grabber.interval = 0.8, 0.1
+    fill(qtbot, dialog, paintings(tmp_path / "paintings"), "tiny_real")
+    dialog.base.setCurrentIndex(dialog.base.findData("monet"))
+    dialog.extra_args = ["--steps", "6", "--crop-size", "32", "--load-size", "36"]
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.state == "running", timeout=10_000)
+    process = dialog.job.process
+    qtbot.waitUntil(lambda: (dialog.job.last or {}).get("phase") == "train" or dialog.state == "ended", timeout=120_000)
+    process.kill()
+    qtbot.waitUntil(lambda: dialog.state == "ended", timeout=10_000)
+    assert dialog.resume_box.isVisible() and "'tiny_real'" in dialog.resume_label.text(), dialog.message.text()
+    dialog.resume_button.click()
+    qtbot.waitUntil(lambda: dialog.state == "ended", timeout=240_000)
+    assert dialog.result is not None, dialog.message.text()
+    assert dialog.result_label.text().startswith("Closer to your paintings than a colour transfer: ")
+    assert "resuming" in (run_dir("tiny_real") / "app.log").read_text()
+    names = [s.name for s in window.controller.styles()]
+    assert "tiny_real" in names
+    display = next(s.display_name for s in window.controller.styles() if s.name == "tiny_real")
+    assert display in menu_texts(window)
+    dialog.use_button.click()
+    wait_style(qtbot, window, "tiny_real", timeout=60_000)
