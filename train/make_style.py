@@ -44,7 +44,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from models.checkpoints import save_generator
+from models.checkpoints import make_readable, save_generator
 from models.errors import StyleCamError, StyleError
 from models.style_library import SHIPPED_ROOT, STYLE_NAME, StyleLibrary, user_library_root
 from train.stages.base_pick import pick_base
@@ -76,8 +76,8 @@ PROGRESS_SECONDS = 2.0
 EVAL_PHOTOS = 60
 EVAL_SIZE = 256
 PROVISIONAL_STEPS = 10**7  # the probe's schedule length: its learning rate stays at the full rate
-FINISH_SECONDS = 90.0  # refit, evaluation and export without a video (2-core CPU shared, one thread)
-FINISH_SECONDS_PER_VIDEO = 90.0  # a clip's flow, faces and flicker
+FINISH_SECONDS = 120.0  # refit, evaluation and export without a video (2-core CPU shared, one thread)
+FINISH_SECONDS_PER_VIDEO = 120.0  # a clip's flow, faces and flicker (a 4-min pilot took 140 s with one)
 FINISH_MAX_SHARE = 0.25  # of the budget, at most, held back for those
 
 
@@ -118,6 +118,7 @@ class JobState:
     held_out: int = 0
     max_steps: int | None = None  # the planned schedule length, once set for good
     result: dict | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase, all sessions
 
 
 class RunFolder:
@@ -168,6 +169,7 @@ def write_json(path: Path, data: dict) -> None:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=2)
             f.write("\n")
+        make_readable(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -204,10 +206,8 @@ class Reporter:
                 old = json.loads(folder.progress.read_text())
                 self.last.update({k: old[k] for k in ("preview", "preview_step") if k in old})
         self.written = 0.0
-        self.bar = tqdm(
-            total=1000, disable=None, dynamic_ncols=True, bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix}"
-        )
-        self.bar.set_description_str(state.request["name"])
+        # the terminal's bar (none when stderr is not a terminal): the whole job, with its time left
+        self.bar = tqdm(total=1000, disable=None, dynamic_ncols=True, bar_format="{percentage:3.0f}%|{bar}| {desc}")
 
     def update(
         self, phase: str, message: str, *, seconds_left: float | None = None, force: bool = True, **fields
@@ -233,7 +233,7 @@ class Reporter:
         self.bar.n = round(1000 * fraction)
         left = f", {format_seconds(seconds_left)} left" if seconds_left is not None else ""
         steps = f" step {self.last['step']}/{self.last['steps']}" if phase == "train" and self.last["steps"] else ""
-        self.bar.set_postfix_str(f"{phase}{steps}{left}")
+        self.bar.set_description_str(f"{self.state.request['name']}: {phase}{steps}{left}")
 
     def preview(self, trainer: CutTrainer) -> None:
         """The newest generator as a loadable style file, for the GUI's preview."""
@@ -373,7 +373,8 @@ def next_segment(step: int, left: float, per_step: float | None, setup: float, r
 
 def train_style(folder: RunFolder, state: JobState, request: Request, clock: Clock, report: Reporter) -> None:
     """Train in segments to the planned step count or the budget's end."""
-    reserve = 0.0 if request.steps else finish_seconds(request, len(state.videos))
+    finish = finish_seconds(request, len(state.videos))
+    reserve = 0.0 if request.steps else finish  # a fixed step count trains them all, whatever the time
     per_step, setup, replans = None, 0.0, 0
     while True:
         step = folder.step()
@@ -390,7 +391,7 @@ def train_style(folder: RunFolder, state: JobState, request: Request, clock: Clo
                     state.max_steps = total  # the plan is final: a rerun keeps this schedule
         if step >= total or (not request.steps and left <= 0):
             return
-        times = run_segment(folder, state, request, clock, report, total, stop_at, max(left, 1.0), reserve)
+        times = run_segment(folder, state, request, clock, report, total, stop_at, max(left, 1.0), finish)
         per_step, setup = times.seconds_per_step() or per_step, times.setup_seconds()
         if stop_at is None:
             return
@@ -398,10 +399,11 @@ def train_style(folder: RunFolder, state: JobState, request: Request, clock: Clo
 
 def run_segment(
     folder: RunFolder, state: JobState, request: Request, clock: Clock, report: Reporter,
-    total: int, stop_at: int | None, seconds: float, reserve: float,
+    total: int, stop_at: int | None, seconds: float, finish: float,
 ) -> StepTimes:  # fmt: skip
     """One run_cut call to `stop_at` (or `total`) within `seconds`; raises Stopped when a signal
-    cut it short (the loop has checkpointed by then)."""
+    cut it short (the loop has checkpointed by then). `finish`: the time the steps after
+    training take, for the time left shown."""
     given = {**cut_options(folder, state, request), "max_steps": total, "max_minutes": seconds / 60}
     if request.steps:
         given.update(max_minutes=None, save_every=max(1, request.steps // 10))
@@ -412,31 +414,32 @@ def run_segment(
     times = StepTimes()
     last_preview = -math.inf
     planned = None if total == PROVISIONAL_STEPS else total
-
     seen: list[CutTrainer] = []
+
+    def seconds_left(step: int) -> float:
+        per_step = times.seconds_per_step()
+        return finish + per_step * (planned - step) if per_step and planned else max(finish, clock.left())
+
+    def report_step(step: int, force: bool) -> None:
+        of = f" of {planned}" if planned else ""
+        report.update("train", f"training from {state.base}: step {step}{of}", seconds_left=seconds_left(step),
+                      step=step, steps=planned, force=force)  # fmt: skip
 
     def on_step(trainer: CutTrainer) -> None:
         nonlocal last_preview
         seen[:] = [trainer]
         times.add()
-        per_step = times.seconds_per_step()
-        left = reserve + (
-            per_step * (total - trainer.step) if per_step and planned else max(0.0, clock.left() - reserve)
-        )
-        if time.monotonic() - last_preview >= PREVIEW_SECONDS:
+        due = time.monotonic() - last_preview >= PREVIEW_SECONDS
+        if due:
             report.preview(trainer)
             last_preview = time.monotonic()
-            report.update("train", f"training from {state.base}: step {trainer.step}", seconds_left=left,
-                          step=trainer.step, steps=planned)  # fmt: skip
-        report.update("train", f"training from {state.base}: step {trainer.step}" + (f" of {planned}" if planned else ""),
-                      seconds_left=left, step=trainer.step, steps=planned, force=False)  # fmt: skip
+        report_step(trainer.step, force=due)
 
     run_cut(config, resume, stop_at_step=stop_at, quiet=True, on_step=on_step)
     reached = folder.step()
     if seen:  # the newest weights for the preview, and the step the segment ended at
         report.preview(seen[0])
-        report.update("train", f"training from {state.base}: step {reached}", step=reached, steps=planned,
-                      seconds_left=max(0.0, clock.left()))  # fmt: skip
+        report_step(reached, force=True)
     over_time = config.max_minutes is not None and time.monotonic() - times.started >= config.max_minutes * 60
     if reached < (stop_at if stop_at is not None else total) and not over_time:
         raise Stopped
@@ -550,37 +553,50 @@ def make_style(request: Request, run_dir: Path | None = None, say=print) -> int:
 
 
 def run_phases(folder: RunFolder, state: JobState, request: Request, clock: Clock, report: Reporter, say) -> None:
+    finish = finish_seconds(request, len(state.videos))
     with stop_signals():
-        if "photos" not in state.done:
-            report.update("photos", "gathering the photos and paintings")
-            prepare_data(folder, state, request)
-            report.update("photos", "choosing the style to start from")
-            choose_base(folder, state, request)
-            state.done.append("photos")
-            report.update("photos", f"{state.photos} photos, {state.paintings} paintings (+{state.held_out} held out); "
-                          f"starting from {state.base}")  # fmt: skip
-            say(report.last["message"])
-        if "train" not in state.done:
-            train_style(folder, state, request, clock, report)
-            state.done.append("train")
-        finish = finish_seconds(request, len(state.videos))
-        if "refit" not in state.done:
-            report.update("refit", "fitting the colours to the paintings", seconds_left=finish)
-            refit_palette(folder)
-            state.done.append("refit")
-        if "evaluate" not in state.done:
-            report.update(
-                "evaluate", "judging the style on the held-out paintings and the photos", seconds_left=finish * 0.8
-            )
-            state.result = {"figures": evaluate_style(folder, state, request)}
-            state.done.append("evaluate")
-        if "export" not in state.done:
-            report.update("export", "adding the style to the library", seconds_left=5.0)
-            state.result = export_style(folder, state, request, (state.result or {}).get("figures") or {})
-            state.done.append("export")
+        with phase(state, "photos") as todo:
+            if todo:
+                report.update("photos", "gathering the photos and paintings")
+                prepare_data(folder, state, request)
+                report.update("photos", "choosing the style to start from")
+                choose_base(folder, state, request)
+                report.update("photos", f"{state.photos} photos, {state.paintings} paintings (+{state.held_out} "
+                              f"held out); starting from {state.base}")  # fmt: skip
+                say(report.last["message"])
+        with phase(state, "train") as todo:
+            if todo:
+                train_style(folder, state, request, clock, report)
+        with phase(state, "refit") as todo:
+            if todo:
+                report.update("refit", "fitting the colours to the paintings", seconds_left=finish)
+                refit_palette(folder)
+        with phase(state, "evaluate") as todo:
+            if todo:
+                report.update("evaluate", "judging the style on the held-out paintings and the photos",
+                              seconds_left=finish * 0.8)  # fmt: skip
+                state.result = {"figures": evaluate_style(folder, state, request)}
+        with phase(state, "export") as todo:
+            if todo:
+                report.update("export", "adding the style to the library", seconds_left=5.0)
+                state.result = export_style(folder, state, request, (state.result or {}).get("figures") or {})
         state.done.append("done")
         report.update("done", f"{request.name} is in the library: {state.result['summary']}", result=state.result)
         say(f"style {request.name!r} added to the library: {state.result['summary']}")
+
+
+@contextlib.contextmanager
+def phase(state: JobState, name: str) -> Iterator[bool]:
+    """Run a phase's body unless it is done (yields whether to); then mark it done and add its time."""
+    if name in state.done:
+        yield False
+        return
+    started = time.monotonic()
+    try:
+        yield True
+    finally:
+        state.seconds[name] = round(state.seconds.get(name, 0.0) + time.monotonic() - started, 1)
+    state.done.append(name)
 
 
 def folder_step(folder: RunFolder) -> int:
