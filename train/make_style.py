@@ -436,13 +436,13 @@ def run_segment(
         report_step(trainer.step, force=due)
 
     run_cut(config, resume, stop_at_step=stop_at, quiet=True, on_step=on_step)
-    reached = folder.step()
+    reached = seen[0].step if seen else folder.step()
+    over_time = config.max_minutes is not None and time.monotonic() - times.started >= config.max_minutes * 60
+    if reached < (stop_at if stop_at is not None else total) and not over_time:
+        raise Stopped  # a stop request: the loop has saved its checkpoint; leave quickly
     if seen:  # the newest weights for the preview, and the step the segment ended at
         report.preview(seen[0])
         report_step(reached, force=True)
-    over_time = config.max_minutes is not None and time.monotonic() - times.started >= config.max_minutes * 60
-    if reached < (stop_at if stop_at is not None else total) and not over_time:
-        raise Stopped
     return times
 
 
@@ -531,9 +531,7 @@ def make_style(request: Request, run_dir: Path | None = None, say=print) -> int:
     try:
         run_phases(folder, state, request, clock, report, say)
     except (Stopped, KeyboardInterrupt):
-        report.update(
-            "stopped", f"stopped; run the same command again to go on ({folder.root})", step=folder_step(folder)
-        )
+        report.update("stopped", f"stopped; run the same command again to go on ({folder.root})")
         say(f"stopped: run the same command again to go on ({folder.root})", file=sys.stderr)
         return EXIT_STOPPED
     except (OSError, RuntimeError) as err:
