@@ -283,6 +283,17 @@ def check_request(request: Request) -> None:
     if request.name in open_library(request).names() and not request.replace:
         raise StyleCamError(f"a style named {request.name!r} exists already; choose another --name or pass --replace")
     find_photo_sources(request.photos)
+    if request.base != "auto":
+        base_library(request)
+
+
+def base_library(request: Request) -> str | None:
+    """The library folder --base NAME is in (None: the app's own library), else one line."""
+    for root in ([request.library] if request.library else [None]) + [str(SHIPPED_ROOT)]:
+        with contextlib.suppress(StyleError):
+            (StyleLibrary(Path(root)) if root else StyleLibrary()).resolve(request.base)
+            return root
+    raise StyleCamError(f"--base {request.base!r} is not a style in the library; name one or use auto")
 
 
 # -- 2. photos, paintings and the base ---------------------------------------------------------
@@ -306,13 +317,8 @@ def prepare_data(folder: RunFolder, state: JobState, request: Request) -> None:
 def choose_base(folder: RunFolder, state: JobState, request: Request) -> None:
     """--base NAME (the request's library, else the shipped one), or Auto among the shipped styles."""
     if request.base != "auto":
-        for root in ([request.library] if request.library else [None]) + [str(SHIPPED_ROOT)]:
-            library = StyleLibrary(Path(root)) if root else StyleLibrary()
-            with contextlib.suppress(StyleError):
-                library.resolve(request.base)
-                state.base, state.base_library = request.base, root
-                return
-        raise StyleCamError(f"--base {request.base!r} is not a style in the library; name one or use auto")
+        state.base, state.base_library = request.base, base_library(request)
+        return
     shipped = StyleLibrary(SHIPPED_ROOT)
     names = shipped.names()
     if not names:

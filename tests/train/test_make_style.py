@@ -87,7 +87,7 @@ def test_the_schedule_is_planned_to_end_with_the_time() -> None:
 
 
 # -- bad input ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("case", ["empty", "non_images", "too_few", "name_taken", "no_photos"])
+@pytest.mark.parametrize("case", ["empty", "non_images", "too_few", "name_taken", "no_photos", "no_base"])
 def test_bad_input_is_one_line(
     case: str, inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -99,7 +99,7 @@ def test_bad_input_is_one_line(
         (paintings / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     elif case == "too_few":
         write_images(paintings, 7, seed=0)
-    elif case in ("name_taken", "no_photos"):
+    elif case in ("name_taken", "no_photos", "no_base"):
         paintings = inputs["paintings"]
     library = tmp_path / "lib"
     StyleLibrary(library).add_style(*tiny_generator(), "taken")
@@ -107,11 +107,13 @@ def test_bad_input_is_one_line(
             "--run-dir", str(tmp_path / "run")]  # fmt: skip
     if case != "no_photos":
         args += ["--photos", str(inputs["photos"])]
+    if case == "no_base":
+        args += ["--base", "no_such_style"]
     assert make_style.main(args) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
     expected = {"empty": "no readable images", "non_images": "no readable images", "too_few": "at least 20",
-                "name_taken": "exists already", "no_photos": "--photos"}  # fmt: skip
+                "name_taken": "exists already", "no_photos": "--photos", "no_base": "--base"}  # fmt: skip
     assert expected[case] in err[0]
     assert not (tmp_path / "run").exists()  # nothing written for a request that cannot run
 
