@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=float, default=20.0, help="seconds measured before the run")
     parser.add_argument("--measure", type=float, default=60.0, help="seconds measured while it trains")
     parser.add_argument("--preview-timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--alternate", type=int, default=0, help="then N rounds of 15 s with the run paused (SIGSTOP) and 15 s running"
+    )
     parser.add_argument("--capture", type=float, default=30.0, help="seconds of photos from the live view")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "make-style" / "dialog.png")
     parser.add_argument("--json", type=Path, help="write the numbers here too")
@@ -95,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
 
         lateness: list[float] = []
+        stalls: list[tuple[float, float]] = []  # timer gaps over 100 ms late: (from, to)
+        previews: list[tuple[float, float]] = []  # when the dialog's task thread stylized a preview
         redraw: list[float] = []
         record = {"on": False}
 
@@ -110,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                 now = time.perf_counter()
                 if record["on"]:
                     lateness.append(max(0.0, (now - self.last) * 1000 - 20))
+                    if lateness[-1] > 100:
+                        stalls.append((self.last, now))
                 self.last = now
 
         class Redraw(QObject):
@@ -164,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         def measure(label: str, seconds: float) -> None:
             lateness.clear()
             redraw.clear()
+            stalls.clear()
             frames, start = window.frames_shown, time.perf_counter()
             record["on"] = True
             run_for(seconds)
@@ -177,12 +186,25 @@ def main(argv: list[str] | None = None) -> int:
                 "inference_ms": round(window.stats.inference_ms, 1),
                 "size": window.controller.size,
                 "load_average_1min": round(os.getloadavg()[0], 1),  # the machine is shared: say how busy
+                "stalls_over_100ms": len(stalls),
+                "stalls_during_a_preview": sum(any(a < pe and b > ps for ps, pe in previews) for a, b in stalls),
+                "previews_ms": [round((pe - ps) * 1000) for ps, pe in previews if ps >= start],
             }
             print(label, json.dumps(results[label]), flush=True)
 
         measure("before", args.baseline)
 
         dialog = window.make_style.open()
+        preview_call = dialog._preview.__call__
+
+        def timed_preview(*a):
+            start = time.perf_counter()
+            try:
+                return preview_call(*a)
+            finally:
+                previews.append((start, time.perf_counter()))
+
+        dialog._preview = timed_preview  # the task thread calls it: is a GUI stall one of these?
         dialog.move(1100 - 660, 40)
         dialog.grabber.seconds = args.capture
         dialog.paintings.setText(str(args.paintings))
@@ -217,6 +239,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"saved {args.out} ({shot.width()}x{shot.height()}, {args.out.stat().st_size // 1024} KB)", flush=True)
         if dialog.state != "ended":
             measure("training_after_preview", min(30.0, args.measure))
+        child = dialog.job.process
+        for i in range(args.alternate if child is not None and hasattr(signal, "SIGSTOP") else 0):
+            # the same background load with and without the run: what the run itself costs the window
+            os.kill(child.pid, signal.SIGSTOP)
+            try:
+                measure(f"paused_{i}", 15.0)
+            finally:
+                os.kill(child.pid, signal.SIGCONT)
+            measure(f"running_{i}", 15.0)
 
         process = dialog.job.process
         start = time.perf_counter()

@@ -428,8 +428,9 @@ class MakeStyleDialog(QDialog):
         steps_text = f" (step {step} of {steps})" if step and steps else ""
         if "step" in str(data.get("message") or ""):
             steps_text = ""  # the command's own line says it already
-        message = str(data.get("message") or PHASES.get(phase, phase))
-        self._say(f"{PHASES.get(phase, phase)}{steps_text}: {message}" if phase in PHASES else message)
+        message = str(data.get("message") or "")
+        message = message[:1].upper() + message[1:] + steps_text if message else PHASES.get(phase, phase) + steps_text
+        self._say(message)
         preview, preview_step = data.get("preview"), data.get("preview_step")
         if preview and preview_step is not None and preview_step != self._preview_step:
             self._request_preview(Path(preview), int(preview_step))
