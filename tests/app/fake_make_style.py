@@ -40,6 +40,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--step-seconds", type=float, default=0.2)
     parser.add_argument("--preview-every", type=int, default=2)
+    parser.add_argument("--refuse", help="refuse the input with this one line before starting a run")
     parser.add_argument("--preview-source", type=Path, help="a style file copied as each preview (no torch import)")
     args = parser.parse_args()
 
@@ -49,6 +50,10 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if args.refuse:
+        print("loading...")
+        print(f"error: {args.refuse}", file=sys.stderr)
+        return 1
     images = [p for p in args.paintings.iterdir() if p.suffix.lower() in (".png", ".jpg")]
     if len(images) < 20:
         print(f"error: {args.paintings} has {len(images)} readable images; at least 20 are needed", file=sys.stderr)

@@ -77,7 +77,7 @@ def menu_texts(window) -> list[str]:
     return [a.text() for a in window.style_menu.actions()]
 
 
-def test_menu_entry_and_bad_folders(qtbot, make_window, styles, data_home, tmp_path: Path) -> None:
+def test_menu_entry_and_bad_folders(qtbot, make_window, styles, data_home, fake_command, tmp_path: Path) -> None:
     window = make_window()
     assert "&New style from paintings..." in menu_texts(window)
     dialog = open_dialog(qtbot, window)
@@ -116,6 +116,17 @@ def test_menu_entry_and_bad_folders(qtbot, make_window, styles, data_home, tmp_p
         dialog.name_edit.setText(name)
         assert problem in (dialog.problem() or ""), name
     assert not find_runs(), "nothing was started"
+
+    # the command's own refusal: its one line in the dialog, and no run offered for resuming
+    wait_frames(qtbot, window, 1)
+    dialog.name_edit.setText("refused")
+    dialog.take_photos.setChecked(False)
+    dialog.own_photos.setText(str(good))
+    dialog.extra_args = ["--refuse", "the disk is full (/x); free some space and run the same command again"]
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.state == "ended", timeout=RUN_MS)
+    assert dialog.message.text() == "the disk is full (/x); free some space and run the same command again"
+    assert not find_runs() and not dialog.resume_box.isVisible()
 
 
 def test_tiny_run_kill_resume_and_pick(qtbot, make_window, styles, data_home, fake_command, tmp_path: Path) -> None:
