@@ -152,7 +152,8 @@ def test_tiny_run_kill_resume_and_pick(qtbot, make_window, styles, data_home, fa
     )
     assert "step 2" in dialog.preview_caption.text() or "step 4" in dialog.preview_caption.text()
     assert "left" in dialog.progress.format() and dialog.progress.value() > 0
-    assert "making style mine" in window.make_style.status.text() or window.make_style.status.isHidden()
+    qtbot.waitUntil(lambda: "making style mine" in window.make_style.status.text(), timeout=5_000)
+    assert "live view may slow" in window.make_style.status.text() and window.make_style.status.isVisible()
 
     process.send_signal(signal.SIGKILL if sys.platform != "win32" else signal.SIGTERM)  # a crash: no checkpoint
     qtbot.waitUntil(lambda: dialog.state == "ended", timeout=10_000)
