@@ -144,6 +144,37 @@ def pilot_style(name: str, alphas: list[float], clips: list, stills: dict) -> di
     return result
 
 
+def reinhard_variants(name: str) -> dict:
+    """What makes the Reinhard baseline strong: SWD+colour on the test split and the rooms of
+    Reinhard to the test paintings in turn (the baseline), to the training paintings in turn, and
+    of the photos and the stylized images matched to one typical training painting (alpha 1) or
+    Reinhard-transferred to the training paintings in turn."""
+    root = SHARED / DATASETS[name]
+    generator, _ = StyleLibrary().load(name)
+    generator = generator.eval()
+    target = painting_stats(root / "trainB")
+    styles = load_images(root / "testB", 256, 100, "style images")
+    train_paintings = load_images(root / "trainB", 256, 120, "paintings")
+    real = swd_descriptors(styles, seed=1)
+    rooms = load_rooms(scan_stills(SHARED / "webcam_photos" / "testA")["room"], 256)
+    out = {}
+    for split, photos in (("split", load_images(root / "testA", 256, 100, "photos")), ("rooms", rooms)):
+        stylized = stylize(generator, photos)
+        sets = {
+            "reinhard (test paintings)": reinhard_set(photos, styles),
+            "reinhard (training paintings)": reinhard_set(photos, train_paintings),
+            "photos matched to typical": [match(p, target, 1.0) for p in photos],
+            "stylized": stylized,
+            "stylized + reinhard (training paintings)": reinhard_set(stylized, train_paintings),
+        }
+        plain, joint = swd_by_method(sets, real)
+        out[split] = {
+            m: {"swd": round(float(np.mean(plain[m])), 2), "swd_joint": round(float(np.mean(joint[m])), 2)}
+            for m in sets
+        }
+    return out
+
+
 def table(name: str, r: dict) -> str:
     lines = [f"== {name}: target Lab mean {r['target_lab_mean']} std {r['target_lab_std']}"]
     for split in ("split", "rooms"):
@@ -169,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alphas", nargs="+", type=float, default=[0.0, 0.5, 1.0])
     parser.add_argument("--out", type=Path, default=Path("runs/colour_match_pilot"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--reinhard-variants", action="store_true",
+        help="only SWD+colour of Reinhard and matching variants (what makes the baseline strong)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
@@ -176,6 +211,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {SHARED} has no webcam_photos/testA; the pilot needs ../shared/data", file=sys.stderr)
         return 1
     start = time.perf_counter()
+    if args.reinhard_variants:
+        variants = {}
+        for name in args.styles:
+            variants[name] = reinhard_variants(name)
+            for split, rows in variants[name].items():
+                for m, v in rows.items():
+                    print(f"{name} {split:5s} {m:42s} {v['swd']:7.1f} {v['swd_joint']:8.1f}", flush=True)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "reinhard_variants.json").write_text(json.dumps(variants, indent=2) + "\n")
+        return 0
     stills = scan_stills(SHARED / "webcam_photos" / "testA")
     clips = [load_clip(SHARED / "videos" / c) for c in CLIPS]
     results = {"alphas": args.alphas, "ema": EMA, "styles": {}}
