@@ -50,6 +50,7 @@ def torch_engine(generator: torch.nn.Module, size: int | None = 256, **kwargs: o
 def both_paths(engine: InferenceEngine, frames: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The frames through the device path, then (a fresh stream) through the host path."""
     runner = engine._active.runner
+    engine.reset_stream()  # both runs start from a fresh stream (the engine may have run frames before)
     device = [engine.process(f) for f in frames]
     engine.reset_stream()
     runner.full_frame = False
