@@ -95,6 +95,21 @@ def guided_coefficients(
     )
 
 
+class Scratch:
+    """Full-size working arrays kept from frame to frame. Allocating the four 640x480x3 float32
+    temporaries afresh each frame (page faults on 15 MB) took half of the step's time here
+    (24 ms against 14 ms per call on the loaded 2-core CPU). One per stream and thread."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        array = self._arrays.get(name)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self._arrays[name] = np.empty(shape, dtype)
+        return array
+
+
 def detail_upscale(
     frame: np.ndarray,
     small_in: np.ndarray,
@@ -102,11 +117,14 @@ def detail_upscale(
     detail: float | np.ndarray,
     radius: int = RADIUS,
     eps: float = EPS,
+    scratch: Scratch | None = None,
 ) -> np.ndarray:
     """Upscale `styled` (the generator's BGR uint8 output for `small_in`, the frame resized to the
     processing size) to `frame`'s size, taking edges from `frame` by `detail` (a number in [0, 1],
-    or an (h, w) float32 map at the processing size). Returns a new BGR uint8 array."""
+    or an (h, w) float32 map at the processing size). Returns a new BGR uint8 array; `scratch`
+    keeps the full-size working arrays for the next call."""
     h, w = frame.shape[:2]
+    scratch = scratch or Scratch()
     a, b = guided_coefficients(luma(small_in), styled, radius, eps)
     p = styled.astype(np.float32) * np.float32(1.0 / 255.0)
     if np.isscalar(detail):
@@ -118,9 +136,12 @@ def detail_upscale(
         gain = cv2.multiply(a, weight)
     # the output's 0-255 scale is folded into base and gain here, at the processing size, so the
     # full-size work is two resizes, a multiply by the uint8 luma and a saturating add
-    gray3 = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-    out = cv2.multiply(cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR), gray3, dtype=cv2.CV_32F)
-    return cv2.add(out, cv2.resize(base, (w, h), interpolation=cv2.INTER_LINEAR), dtype=cv2.CV_8U)
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY, dst=scratch.get("gray", (h, w), np.uint8))
+    gray3 = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR, dst=scratch.get("gray3", (h, w, 3), np.uint8))
+    gain_up = cv2.resize(gain, (w, h), dst=scratch.get("gain", (h, w, 3), np.float32), interpolation=cv2.INTER_LINEAR)
+    out = cv2.multiply(gain_up, gray3, dst=scratch.get("out", (h, w, 3), np.float32), dtype=cv2.CV_32F)
+    base_up = cv2.resize(base, (w, h), dst=scratch.get("base", (h, w, 3), np.float32), interpolation=cv2.INTER_LINEAR)
+    return cv2.add(out, base_up, dtype=cv2.CV_8U)
 
 
 # -- the same on a torch device (CUDA path) --------------------------------------------------

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from models.backends import FrameModel, FrameRunner, OpenVinoRunner, TorchRunner, openvino_available
-from models.detail import detail_upscale, face_detail
+from models.detail import Scratch, detail_upscale, face_detail
 from models.device_path import process_full_frame
 from models.errors import StyleCamError
 from models.faces import FaceTracker
@@ -128,6 +128,7 @@ class InferenceEngine:
         self._faces: FaceTracker | None = self._face_tracker() if faces else None
         self.last_inference_ms = 0.0
         self.last_detail_ms = 0.0  # the detail step's share of last_inference_ms
+        self._scratch = Scratch()  # the detail step's full-size arrays (process runs on one thread)
 
     # -- settings -------------------------------------------------------------------------
     @property
@@ -272,7 +273,9 @@ class InferenceEngine:
             small = stabilizer(small_in, small)
         detail_start = time.perf_counter()
         if detail > 0.0:
-            styled = detail_upscale(bgr, small_in, small, self._detail_map(small_in, detail, faces))
+            styled = detail_upscale(
+                bgr, small_in, small, self._detail_map(small_in, detail, faces), scratch=self._scratch
+            )
         elif (ph, pw) != (h, w):
             styled = resize(small, h, w)  # the one owned copy
         else:
