@@ -13,7 +13,7 @@ The steps, each a small function below, all into one run folder (default
 3. train: FastCUT fine-tuning the base (train/trainers/cut.py with --init BASE, 128 px crops from
    256, lr 1e-4, grid penalty 100): a short probe measures the step rate, then max_steps is set so
    the learning-rate decay ends when the budget, less the time the steps after it need, runs out
-   (measured again after a third of the run, while the rate is still constant). Checkpoints at
+   (measured again at 25% and 45% of it, while the rate is still constant). Checkpoints at
    least once a minute and on SIGTERM / Ctrl-C; RUN/preview.safetensors about once a minute;
 4. refit: the palette map fitted again on what the generator now paints (train.palette --refit);
 5. evaluate: on the held-out paintings against Reinhard colour transfer, faces and flicker on the
