@@ -121,6 +121,14 @@ def gather_photos(sources: PhotoSources, out: Path, size: int, limit: int = MAX_
     return count
 
 
+def write_jpeg(rgb: np.ndarray, path: Path, size: int) -> None:
+    """One RGB image as a JPEG at short side `size` (never enlarged); OSError if it cannot be written."""
+    if min(rgb.shape[:2]) > size:
+        rgb = resize_short(rgb, size)
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]):
+        raise OSError(f"could not write {path}")
+
+
 def write_images(images: Iterable[np.ndarray | None], out: Path, size: int, prefix: str, start: int = 0) -> int:
     """RGB images as JPEGs `out/PREFIX_NNNNN.jpg` at short side `size` (never enlarged); None skipped."""
     out.mkdir(parents=True, exist_ok=True)
@@ -128,11 +136,7 @@ def write_images(images: Iterable[np.ndarray | None], out: Path, size: int, pref
     for rgb in images:
         if rgb is None:
             continue
-        if min(rgb.shape[:2]) > size:
-            rgb = resize_short(rgb, size)
-        path = out / f"{prefix}_{start + count:05d}.jpg"
-        if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]):
-            raise OSError(f"could not write {path}")
+        write_jpeg(rgb, out / f"{prefix}_{start + count:05d}.jpg", size)
         count += 1
     return count
 
@@ -144,9 +148,5 @@ def copy_paintings(files: Sequence[Path], out: Path, size: int) -> int:
         rgb = read_rgb(path)
         if rgb is None:
             continue
-        if min(rgb.shape[:2]) > size:
-            rgb = resize_short(rgb, size)
-        target = out / f"{index:05d}_{path.stem}.jpg"
-        if not cv2.imwrite(str(target), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]):
-            raise OSError(f"could not write {target}")
+        write_jpeg(rgb, out / f"{index:05d}_{path.stem}.jpg", size)
     return len(files)
