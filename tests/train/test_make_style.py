@@ -168,9 +168,22 @@ def _wait_for_step(proc: subprocess.Popen, run: Path, step: int, timeout: float 
     raise AssertionError(f"no step {step} in {timeout} s: {progress(run)}")
 
 
+def _wait_for_checkpoint_after(proc: subprocess.Popen, run: Path, step: int, timeout: float = 90) -> None:
+    """Until the run's checkpoint is past `step` (polling the step alone could miss a fast run's
+    whole training between two looks)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if load_checkpoint(run / "train")["step"] > step:
+            return
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"no checkpoint after step {step} in {timeout} s: {progress(run)}")
+
+
 def test_a_stopped_and_a_killed_run_go_on_when_run_again(inputs: dict[str, Path], tmp_path: Path) -> None:
     run, library = tmp_path / "run", tmp_path / "lib"
-    args = [str(inputs["paintings"]), "--name", "resumed", "--photos", str(inputs["photos"]), "--steps", "40",
+    args = [str(inputs["paintings"]), "--name", "resumed", "--photos", str(inputs["photos"]), "--steps", "80",
             "--run-dir", str(run), "--library", str(library), *TINY]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "STYLECAM_WEIGHTS"}
 
@@ -180,22 +193,22 @@ def test_a_stopped_and_a_killed_run_go_on_when_run_again(inputs: dict[str, Path]
     assert first.wait(60) == make_style.EXIT_STOPPED, first.communicate()[1][-3000:]
     assert progress(run)["phase"] == "stopped"
     stopped_at = load_checkpoint(run / "train")["step"]
-    assert 8 <= stopped_at < 40
+    assert 8 <= stopped_at < 64  # room left for the killed run to save a checkpoint of its own
 
     second = _start(args, env)  # SIGKILL: nothing saved on the way out
-    _wait_for_step(second, run, stopped_at + 8)
+    _wait_for_checkpoint_after(second, run, stopped_at)  # killed as soon as it saved a step of its own
     second.kill()
     second.wait(30)
     killed_at = load_checkpoint(run / "train")["step"]
-    assert killed_at > stopped_at  # a checkpoint every 4 steps (--steps 40) was made meanwhile
+    assert killed_at > stopped_at  # a checkpoint every 8 steps (--steps 80) was made meanwhile
 
     done = subprocess.run([sys.executable, "main.py", "make-style", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=180)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "resuming" in done.stdout
-    assert progress(run)["phase"] == "done" and load_checkpoint(run / "train")["step"] == 40
+    assert progress(run)["phase"] == "done" and load_checkpoint(run / "train")["step"] == 80
     logged = [int(line.split(",")[0]) for line in (run / "train" / "losses.csv").read_text().splitlines()[1:]]
-    assert logged == sorted(set(logged)) and logged[-1] == 40  # one row per step logged, none twice
+    assert logged == sorted(set(logged)) and logged[-1] == 80  # one row per step logged, none twice
     assert "resumed" in StyleLibrary(library).names()
 
 
