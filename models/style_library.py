@@ -75,6 +75,16 @@ def user_library_root(environ: dict[str, str] | None = None, platform: str = sys
     return base / "stylecam" / "styles"
 
 
+# make-style (the dialog and the command alike) trains a style from at least this many paintings
+MIN_PAINTINGS = 20
+
+
+def make_style_runs_root(environ: dict[str, str] | None = None, platform: str = sys.platform) -> Path:
+    """<user data>/make_style: make-style's run folders, beside the user style library (never in
+    the source tree); the command writes there and the app looks there for runs to resume."""
+    return user_library_root(environ, platform).parent / "make_style"
+
+
 def usable_style_name(text: str) -> str:
     """`text` as a valid style name (other characters become '_', leading '_.-' go); '' if none is left."""
     return re.sub(f"[^{NAME_CHARS}]", "_", text).lstrip("_.-")

@@ -46,7 +46,7 @@ from tqdm import tqdm
 
 from models.checkpoints import make_readable, save_generator
 from models.errors import StyleCamError, StyleError
-from models.style_library import SHIPPED_ROOT, STYLE_NAME, StyleLibrary, user_library_root
+from models.style_library import SHIPPED_ROOT, STYLE_NAME, StyleLibrary, make_style_runs_root
 from train.stages.base_pick import pick_base
 from train.stages.export import export_run
 from train.stages.palette import FIT_PHOTOS, with_palettes
@@ -178,7 +178,7 @@ def write_json(path: Path, data: dict) -> None:
 
 def default_run_dir(name: str) -> Path:
     """<user data>/make_style/NAME: beside the user style library, never in the source tree."""
-    return user_library_root().parent / "make_style" / name
+    return make_style_runs_root() / name
 
 
 # -- time and progress -------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from models.style_library import user_library_root
+from models.style_library import make_style_runs_root
 
 MAIN_PY = Path(__file__).resolve().parents[2] / "main.py"
 JOB_FILE, LOG_FILE, PROGRESS_FILE, FRAMES_DIR = "app_job.json", "app.log", "progress.json", "frames"
@@ -38,13 +38,8 @@ def command_prefix() -> list[str]:
     return [sys.executable, "-m", "main", "make-style"]  # an installed app: main.py is a top-level module
 
 
-def runs_root() -> Path:
-    """<user data>/make_style: the parent of the user style library, never the source tree."""
-    return user_library_root().parent / "make_style"
-
-
 def run_dir(name: str) -> Path:
-    return runs_root() / name
+    return make_style_runs_root() / name
 
 
 def read_progress(run: Path) -> dict | None:
@@ -82,7 +77,7 @@ class RunInfo:
 
 def find_runs() -> list[RunInfo]:
     """The runs the app started (those with RUN/app_job.json), newest first."""
-    root = runs_root()
+    root = make_style_runs_root()
     if not root.is_dir():
         return []
     found = []

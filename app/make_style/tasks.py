@@ -14,8 +14,8 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from app.sources import IMAGE_SUFFIXES
+from models.style_library import MIN_PAINTINGS
 
-MIN_PAINTINGS = 20
 _STOP = object()
 
 

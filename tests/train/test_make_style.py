@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 import pytest
 
-from models.style_library import StyleLibrary, user_library_root
+from models.style_library import MIN_PAINTINGS, StyleLibrary, make_style_runs_root
 from models.video_io import H264Writer
 from tests.conftest import REPO, run_main, tiny_generator
 from tests.test_source_tree_untouched import untracked
 from train import make_style
-from train.stages.style_inputs import MIN_PAINTINGS, split_held_out, video_frames
+from train.stages.style_inputs import split_held_out, video_frames
 from train.trainers.checkpoint import load_checkpoint
 
 TINY = ["--crop-size", "32", "--load-size", "36", "--base", "monet"]  # 32 px crops of the shipped Monet
@@ -125,7 +125,7 @@ def test_a_tiny_run_adds_the_style_to_the_library(inputs: dict[str, Path], user_
     done = run_main("make-style", inputs["paintings"], "--name", "tiny_made", "--photos", inputs["photos"],
                     "--photos", inputs["video"], "--steps", "4", *TINY)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    run = user_library_root({"STYLECAM_USER_STYLES": str(user_styles)}).parent / "make_style" / "tiny_made"
+    run = make_style_runs_root({"STYLECAM_USER_STYLES": str(user_styles)}) / "tiny_made"
     assert REPO not in run.resolve().parents
     new = untracked(REPO) - loose_before  # others may write docs meanwhile: a file of this run names it
     assert not [p for p in new if "tiny_made" in p or "make_style" in p or p.startswith("weights/")], new

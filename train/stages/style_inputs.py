@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 
 from models.errors import MediaError, StyleCamError
+from models.style_library import MIN_PAINTINGS
 from models.video_io import VideoReader
 from train.trainers.data import IMAGE_SUFFIXES, read_rgb, resize_short, scan_folder
 
-MIN_PAINTINGS = 20
 HELD_OUT_FRACTION = 0.1
 MIN_HELD_OUT = 2
 FRAME_INTERVAL = 0.5  # seconds between the frames taken from a video
