@@ -81,13 +81,12 @@ class FaceTracker:
         self.every, self.detect_short, self.background = every, detect_short, background
         self._cascade = _cascade()
         self.tracks: list[FaceTrack] = []
-        self._frames = 0
         self._since_detection = every  # frames since the last detection started: the first frame starts one
         self._job: _Detection | None = None
 
     def reset(self) -> None:
         self.close()
-        self.tracks, self._frames, self._since_detection = [], 0, self.every
+        self.tracks, self._since_detection = [], self.every
 
     def close(self) -> None:
         """Wait for a background detection still running (at most one scan) and drop its faces."""
@@ -107,28 +106,24 @@ class FaceTracker:
         return [np.array([(x + bw / 2) / sw, (y + bh / 2) / sh, bw / sw, bh / sh]) for x, y, bw, bh in found]
 
     def update(self, bgr: np.ndarray) -> None:
-        """Advance one frame: detect every `every` frames, then move every track's presence."""
-        if self.background:
-            self._update_in_background(bgr)
-        elif self._frames % self.every == 0:
-            self._match(self.detect(bgr))
-        self._frames += 1
-        for track in self.tracks:
-            track.presence = min(1.0, track.presence + RISE) if track.seen else max(0.0, track.presence - FALL)
-        self.tracks = [t for t in self.tracks if t.presence > 0.0]
-
-    def _update_in_background(self, bgr: np.ndarray) -> None:
-        """Match a finished detection's faces; start the next when one is due and none runs (a
-        slow scan delays the next one, it never queues)."""
+        """Advance one frame: detect every `every` frames (in background mode: when the last scan
+        has ended too; a slow scan delays the next one, it never queues), then move every track's
+        presence."""
         if self._job is not None and not self._job.is_alive():
             self._job.join()
             self._match(self._job.faces or [])
             self._job = None
         self._since_detection += 1
         if self._job is None and self._since_detection > self.every:
-            self._job = _Detection(self.detect, bgr.copy())  # the caller may reuse its buffer
-            self._job.start()
             self._since_detection = 1
+            if self.background:
+                self._job = _Detection(self.detect, bgr.copy())  # the caller may reuse its buffer
+                self._job.start()
+            else:
+                self._match(self.detect(bgr))
+        for track in self.tracks:
+            track.presence = min(1.0, track.presence + RISE) if track.seen else max(0.0, track.presence - FALL)
+        self.tracks = [t for t in self.tracks if t.presence > 0.0]
 
     def _match(self, boxes: list[np.ndarray]) -> None:
         for track in self.tracks:
