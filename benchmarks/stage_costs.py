@@ -2,7 +2,7 @@
 
 The stages a user or a recipe switches per style: the temporal stabilizer (key T), the detail
 step at the app's default Detail with face-aware mode (models/detail.py; measured against Detail
-0, both with the stabilizer, as the app runs), the palette map (train.palette) and the colour
+0, both with the stabilizer, as the app runs) and without it (`detail_scene`: the upscaling alone), the palette map (train.palette) and the colour
 guard (train.colour_guard). For each, the whole engine
 (`InferenceEngine.process`, a 640x480 BGR frame in and out) runs the same style with the stage on
 and off, frame by frame in turns in one process (the one going first alternates), so both see
@@ -36,7 +36,7 @@ from models.style_library import StyleLibrary
 from models.video_io import VideoReader
 
 CLIP = (Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "videos" / "sister.mkv").resolve()
-STAGES = ("stabilizer", "detail", "palette", "colour_guard")
+STAGES = ("stabilizer", "detail", "detail_scene", "palette", "colour_guard")
 
 
 def clip_frames(path: Path | None, count: int) -> tuple[list[np.ndarray], str]:
@@ -63,11 +63,11 @@ def stage_variants(library: StyleLibrary, style: str, stage: str, guard_block: i
     """{"on": (generator, engine options), "off": (...)} for one stage of a style; empty when the
     style cannot have it (a palette cost needs a style with a palette map)."""
     entry = library.resolve(style)
-    if stage in ("stabilizer", "detail"):
+    if stage in ("stabilizer", "detail", "detail_scene"):
         model, _ = library.load(entry)
         if stage == "stabilizer":
             return {"on": (model, {"stabilize": True}), "off": (model, {"stabilize": False})}
-        detailed = {"stabilize": True, "detail": DEFAULT_DETAIL, "faces": True, "live": True}  # as the app
+        detailed = {"stabilize": True, "detail": DEFAULT_DETAIL, "faces": stage == "detail", "live": True}  # as the app
         return {"on": (model, detailed), "off": (model, {"stabilize": True})}
     if stage == "palette":
         if not entry.config.palette:

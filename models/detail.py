@@ -13,9 +13,9 @@ colour filter over a photo). `detail` is the control between the two ends, per p
     out = resize(styled) + detail * (guided - resize(styled))
 
 0 is the plain resize (bit for bit: the engine takes its old path), 1 the guided output. Because
-`detail` varies slowly (it is a number, or a feathered face mask), the blend is done at the
-processing size before the upsampling, which leaves one 6-channel resize and one multiply-add at
-the output size:
+`detail` varies slowly (it is a number, or a feathered face mask), the blend is done before the
+upsampling (the base at the processing size, the gain at the fit size), which leaves two
+3-channel resizes and one multiply-add at the output size:
 
     out = resize(styled + detail * (b - styled)) + resize(detail * a) * luma_full
 
@@ -71,16 +71,17 @@ def _three(x: np.ndarray) -> np.ndarray:
 def guided_coefficients(
     guide: np.ndarray, styled: np.ndarray, radius: int = RADIUS, eps: float = EPS, subsample: int = SUBSAMPLE
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The guided filter's smoothed (a, b), each (h, w, 3) float32 at `styled`'s size, with
-    `styled ~ a * guide + b` locally; `guide` is luma (h, w) in [0, 1], `styled` BGR uint8.
+    """The guided filter's smoothed (a, b), each (h/s, w/s, 3) float32 at the fit size (`subsample`
+    times smaller than `styled`), with `styled ~ a * guide + b` locally; `guide` is luma (h, w) in
+    [0, 1], `styled` BGR uint8.
 
     As in the Fast Guided Filter, the fit runs `subsample` times smaller with the radius scaled
-    alike (a and b are smooth), and its (a, b) are resized back."""
+    alike (a and b are smooth); the caller resizes them to where they are used."""
     h, w = guide.shape
-    half = (max(1, w // subsample), max(1, h // subsample))
+    fit = (max(1, w // subsample), max(1, h // subsample))
     radius = max(1, round(radius / subsample))
-    g = cv2.resize(guide, half, interpolation=cv2.INTER_AREA)
-    p = cv2.resize(styled, half, interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1.0 / 255.0)
+    g = cv2.resize(guide, fit, interpolation=cv2.INTER_AREA)
+    p = cv2.resize(styled, fit, interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1.0 / 255.0)
     mean_i = _box(g, radius)
     mean_i3 = _three(mean_i)
     mean_p = _box(p, radius)
@@ -88,11 +89,7 @@ def guided_coefficients(
     var = cv2.subtract(_box(cv2.multiply(g, g), radius), cv2.multiply(mean_i, mean_i))
     a = cv2.divide(cov, _three(var + np.float32(eps)))
     b = cv2.subtract(mean_p, cv2.multiply(a, mean_i3))
-    size = (w, h)
-    return (
-        cv2.resize(_box(a, radius), size, interpolation=cv2.INTER_LINEAR),
-        cv2.resize(_box(b, radius), size, interpolation=cv2.INTER_LINEAR),
-    )
+    return _box(a, radius), _box(b, radius)
 
 
 class Scratch:
@@ -126,22 +123,27 @@ def detail_upscale(
     h, w = frame.shape[:2]
     scratch = scratch or Scratch()
     a, b = guided_coefficients(luma(small_in), styled, radius, eps)
+    fit = (a.shape[1], a.shape[0])
+    b = cv2.resize(b, (styled.shape[1], styled.shape[0]), interpolation=cv2.INTER_LINEAR)
     p = styled.astype(np.float32) * np.float32(1.0 / 255.0)
     if np.isscalar(detail):
         base = cv2.addWeighted(b, 255.0 * float(detail), p, 255.0 * (1.0 - float(detail)), 0.0)
         gain = a * np.float32(detail)
     else:
-        weight = _three(np.asarray(detail, np.float32))
-        base = cv2.add(p, cv2.multiply(cv2.subtract(b, p), weight)) * np.float32(255.0)
-        gain = cv2.multiply(a, weight)
+        weight = np.asarray(detail, np.float32)
+        base = cv2.add(p, cv2.multiply(cv2.subtract(b, p), _three(weight))) * np.float32(255.0)
+        gain = cv2.multiply(a, _three(cv2.resize(weight, fit, interpolation=cv2.INTER_AREA)))
     # the output's 0-255 scale is folded into base and gain here, at the processing size, so the
-    # full-size work is two resizes, a multiply by the uint8 luma and a saturating add
+    # full-size work is two resizes, a multiply by the uint8 luma and a saturating add; the gain
+    # goes from the fit size to the output in one resize (it is the smoother of the two)
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY, dst=scratch.get("gray", (h, w), np.uint8))
     gray3 = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR, dst=scratch.get("gray3", (h, w, 3), np.uint8))
+    # in place, into two full-size float arrays rather than three: the step is bound by memory
+    # traffic, and a third 3.7 MB array at 640x480 spills out of the cache (benchmarks/detail_step.py)
     gain_up = cv2.resize(gain, (w, h), dst=scratch.get("gain", (h, w, 3), np.float32), interpolation=cv2.INTER_LINEAR)
-    out = cv2.multiply(gain_up, gray3, dst=scratch.get("out", (h, w, 3), np.float32), dtype=cv2.CV_32F)
+    cv2.multiply(gain_up, gray3, dst=gain_up, dtype=cv2.CV_32F)
     base_up = cv2.resize(base, (w, h), dst=scratch.get("base", (h, w, 3), np.float32), interpolation=cv2.INTER_LINEAR)
-    return cv2.add(out, base_up, dtype=cv2.CV_8U)
+    return cv2.add(gain_up, base_up, dtype=cv2.CV_8U)
 
 
 # -- the same on a torch device (CUDA path) --------------------------------------------------
@@ -179,8 +181,9 @@ def detail_upscale_torch(
     var = _box_t(guide * guide, radius) - mean_i * mean_i
     a = cov / (var + eps)
     b = mean_p - a * mean_i
-    ab = F.interpolate(torch.cat([_box_t(a, radius), _box_t(b, radius)], 1), size=size, mode="bilinear")
-    a, b = ab[:, :3], ab[:, 3:]
+    a, b = _box_t(a, radius), F.interpolate(_box_t(b, radius), size=size, mode="bilinear")
     base = styled + detail * (b - styled)
-    up = F.interpolate(torch.cat([base, a * detail], 1), size=frame.shape[-2:], mode="bilinear")
-    return up[:, :3] + up[:, 3:] * luma_t(frame)
+    fit_detail = F.interpolate(detail, size=fit, mode="area") if torch.is_tensor(detail) else detail
+    out_size = frame.shape[-2:]
+    gain = F.interpolate(a * fit_detail, size=out_size, mode="bilinear")
+    return F.interpolate(base, size=out_size, mode="bilinear") + gain * luma_t(frame)
