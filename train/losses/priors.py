@@ -3,7 +3,7 @@
 `PRIORS` maps a term's name (its column in losses.csv) to a `Prior`: the config field that holds
 its weight and a function of the step's `PriorInputs`. A run uses the terms whose weight field its
 config has (CycleGAN: grid, tv, flat, colour, hue, spike; distillation: grid, structure, consistency,
-texture); `weighted_priors` computes the non-zero ones and reports the rest as 0, so every run of
+texture, palette); `weighted_priors` computes the non-zero ones and reports the rest as 0, so every run of
 a kind logs the same columns. Adding a term is one function and one entry here, plus its weight
 field in train/trainers/config.py.
 """
@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from train.losses.image_priors import colour_fit_residual, flat_texture, hue_keep_residual, total_variation
+from train.losses.palette_swd import palette_swd_loss
 from train.losses.stride_pattern import stride_pattern_loss
 from train.losses.webcam_losses import structure_loss, texture_energy_loss, transform_consistency
 
@@ -34,6 +35,7 @@ class PriorInputs:
     generator: nn.Module | None = None  # the photo -> style generator (terms that run it again)
     rng: torch.Generator | None = None  # the run's own stream for terms that draw at random
     spike_total: torch.Tensor | None = None  # CycleGAN: the droplet penalty hooked into the forward pass
+    paintings: torch.Tensor | None = None  # distillation: a batch of training paintings (the palette term)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,12 @@ def _grid(x: PriorInputs) -> torch.Tensor:
 def _consistency(x: PriorInputs) -> torch.Tensor:
     cfg = x.config
     return transform_consistency(x.generator, x.photo, x.styled, cfg.consistency_shift, cfg.consistency_noise, x.rng)
+
+
+def _palette(x: PriorInputs) -> torch.Tensor:
+    if x.paintings is None or x.rng is None:
+        raise RuntimeError("the palette term needs a batch of training paintings and the run's rng")
+    return palette_swd_loss(x.styled, x.paintings, x.rng)
 
 
 def _spike(x: PriorInputs) -> torch.Tensor:
@@ -73,6 +81,7 @@ PRIORS: dict[str, Prior] = {
     "texture": Prior(
         "lambda_texture", lambda x: texture_energy_loss(x.styled, x.reference, levels=x.config.texture_levels)
     ),
+    "palette": Prior("lambda_palette", _palette),  # train/losses/palette_swd.py
 }
 
 

@@ -320,6 +320,13 @@ class DistillConfig(RunConfig):
         "weight of the penalty on grid-locked period-4 patterns in the student's output "
         "(train/losses/stride_pattern.py): what a stronger structure prior grows in a fine-tune",
     )
+    lambda_palette: float = _opt(
+        0.0,
+        "weight of the palette term: sliced Wasserstein distance from the output's pyramid patches to the "
+        "training paintings' (train/losses/palette_swd.py): pulls colour towards the paintings, not the teacher",
+    )
+    paintings: str | None = _opt(None, "folder of paintings for the palette term (default DATAROOT/trainB)")
+    palette_batch: int = _opt(4, "paintings per step for the palette term")
     consistency_shift: int = _opt(4, "the consistency prior's largest shift T, in whole pixels")
     consistency_noise: float = _opt(0.02, "the consistency prior's largest sensor-noise std, in [-1, 1] units")
 
@@ -342,8 +349,17 @@ class DistillConfig(RunConfig):
             return Path(self.dataroot) / "trainA"
         raise StyleCamError("no photos: give --dataroot DIR (with trainA/) or --data DIR")
 
+    def painting_dir(self) -> Path:
+        if self.paintings:
+            return Path(self.paintings)
+        if self.dataroot:
+            return Path(self.dataroot) / "trainB"
+        raise StyleCamError("the palette term needs paintings: give --dataroot DIR (with trainB/) or --paintings DIR")
+
     def validate(self) -> None:
         super().validate()
+        if self.palette_batch < 1:
+            raise StyleCamError("--palette-batch must be >= 1")
         if self.pixel_pool < 1 or self.texture_levels < 1 or self.consistency_shift < 0 or self.consistency_noise < 0:
             raise StyleCamError(
                 "--pixel-pool and --texture-levels must be >= 1, --consistency-shift and --consistency-noise >= 0"

@@ -10,7 +10,10 @@ Losses on the teacher's output y_t = T(x) for photos x:
   lambda_structure, transformation consistency x lambda_consistency and texture energy x
   lambda_texture (0 = off), and the grid-pattern penalty of train/losses/stride_pattern.py x lambda_grid;
 - PatchNCE (CUT's content term, train/losses/patch_nce.py) between the photo and the student's output on
-  the student's own encoder features x lambda_nce (0 = off).
+  the student's own encoder features x lambda_nce (0 = off);
+- the palette term (train/losses/palette_swd.py): sliced Wasserstein distance from the output's
+  pyramid patches to a batch of training paintings' x lambda_palette (0 = off), the one term that
+  pulls colour towards the paintings rather than the teacher.
 With --fine-tune the student starts as a copy of the teacher (a library style, palette map and
 colour guard included): that is how a shipped style is retrained to keep faces and hold still,
 with the pixel loss on --pixel-pool-averaged images so it keeps the style's colours and leaves
@@ -26,6 +29,7 @@ import copy
 import itertools
 import math
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -176,9 +180,10 @@ class Distiller:
         """The schedulers that follow the step: the discriminator's only when there is a GAN loss."""
         return {k: s for k, s in self.schedulers.items() if k == "S" or self.config.lambda_gan > 0}
 
-    def train_step(self, photos: torch.Tensor) -> dict[str, torch.Tensor]:
+    def train_step(self, photos: torch.Tensor, paintings: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         cfg = self.config
         x = photos.to(self.device)
+        paintings = paintings.to(self.device) if paintings is not None else None
         with torch.no_grad():
             target = self.teacher(x)
             t_feats = self.teacher_tap.take()
@@ -189,8 +194,9 @@ class Distiller:
         loss_feat = sum(F.mse_loss(a(s), t) for a, s, t in zip(self.adapters, s_feats, t_feats, strict=True))
         loss_feat = loss_feat * cfg.lambda_feature
         inputs = PriorInputs(
-            photo=x, styled=out, config=cfg, reference=target, generator=self.student, rng=self.priors_rng
-        )
+            photo=x, styled=out, config=cfg, reference=target, generator=self.student, rng=self.priors_rng,
+            paintings=paintings,
+        )  # fmt: skip
         priors = weighted_priors(cfg, inputs, self.device)
         loss_nce = torch.zeros((), device=self.device)
         if self.nce is not None:
@@ -280,14 +286,26 @@ def run_distill(config: DistillConfig, resume_state: dict | None = None, quiet: 
     )
     sample_files = scan_folder(sample_dir).files if sample_dir else scan.files
     samples = torch.stack([load_center(p, 256, 256) for p in sample_files[:4]]).to(device)
+    batches = iter(loader)
+    if config.lambda_palette > 0:
+        batches = zip(batches, _painting_batches(config, distiller.step), strict=False)
     extra = {"teacher": config.teacher, "teacher_config": teacher_config.to_dict(),
              "hardware": hardware_description(device), "data": {"photos": str(scan.folder), "images": len(scan.files)}}  # fmt: skip
     run_loop(
-        distiller, config, config.max_steps, iter(loader), lambda: distiller.state_dict(extra),
+        distiller, config, config.max_steps, batches, lambda: distiller.state_dict(extra),
         lambda path: _save_samples(path, distiller, samples), resumed=resume_state is not None, device=device,
         quiet=quiet,
     )  # fmt: skip
     return run_dir
+
+
+def _painting_batches(config: DistillConfig, start_step: int) -> Iterator[torch.Tensor]:
+    """Endless batches of training-painting crops for the palette term, resumable by step."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scan = scan_folder(config.painting_dir(), config.crop_size, "paintings")
+    dataset = SingleDomainDataset(scan.files, config.load_size, config.crop_size, config.flip, config.seed + 7)
+    return iter(DataLoader(dataset, batch_sampler=StepBatchSampler(config.palette_batch, start_step)))
 
 
 @torch.no_grad()
