@@ -22,6 +22,8 @@ A stage whose folder already holds a finished checkpoint is skipped, an unfinish
 there, so a stopped replay (Ctrl-C, SIGTERM, --set max_minutes=M) continues when run again.
 `--max-steps-scale S` multiplies every stage's max_steps and snapshot_every (a quick look, a test);
 `--set KEY=VALUE` overrides an option in every stage that has it (e.g. threads=2, device=cuda).
+A distill stage's `data`, `extra_photos` and `paintings` folders, when relative, are read against
+--dataroot: "../webcam_photos/trainA" is the webcam photos beside the dataset.
 """
 
 from __future__ import annotations
@@ -199,6 +201,21 @@ def stage_options(stage: Stage, overrides: dict[str, Any], scale: float) -> dict
     return options
 
 
+# Folder options a recipe may give relative to --dataroot (its siblings, e.g. "../webcam_photos/trainA").
+DATAROOT_RELATIVE = ("data", "extra_photos", "paintings")
+
+
+def _dataroot_relative(options: dict[str, Any], root: Path, given: set[str]) -> dict[str, Any]:
+    """A recipe's relative photo and painting folders, resolved against --dataroot (not those
+    given with --set: a path on the command line is read as any other, from where it runs)."""
+
+    def resolve(key: str, value: Any) -> Any:
+        relative = key in DATAROOT_RELATIVE and key not in given and isinstance(value, str)
+        return str(root / value) if relative and not Path(value).is_absolute() else value
+
+    return {k: resolve(k, v) for k, v in options.items()}
+
+
 def replay(
     recipe: Recipe,
     dataroot: Path | str,
@@ -229,7 +246,7 @@ def replay(
     folders = {s.name: base / s.name for s in recipe.stages}
     given = {
         s.name: {
-            **stage_options(s, overrides, scale), "name": recipe.name, "dataroot": str(root),
+            **_dataroot_relative(stage_options(s, overrides, scale), root, set(overrides)), "name": recipe.name, "dataroot": str(root),
             "out": str(folders[s.name]), "export": False,
             **({"teacher": str(folders[s.source])} if s.kind == "distill" else {}),
         }

@@ -33,6 +33,9 @@ def dataroot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_domain(root / "trainB", channel=0)
     write_domain(root / "testA", channel=2, count=3, size=48, seed=5)
     write_domain(root / "testB", channel=0, count=3, size=48, seed=5)
+    # beside it, as ../shared/data/webcam_photos is beside each dataset: the recipes' last stage
+    # mixes its trainA in ("../webcam_photos/trainA")
+    write_domain(root.parent / "webcam_photos" / "trainA", channel=1, count=4)
     return root
 
 

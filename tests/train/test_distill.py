@@ -103,7 +103,7 @@ def test_the_webcam_fine_tunes_checkpoints_still_load_export_and_resume(dataroot
     run_distill(DistillConfig(**tiny), quiet=True)
     state = load_checkpoint(run)
     added = {"snapshot_every": 0, "lambda_grid": 0.0, "texture_levels": 1, "lambda_nce": 0.0,
-             "lambda_palette": 0.0, "paintings": None, "palette_batch": 4}  # fields added since  # fmt: skip
+             "lambda_palette": 0.0, "paintings": None, "palette_batch": 4, "extra_photos": None}  # fmt: skip
     assert state["config"] == {**tiny, **added}
     state["config"] = tiny  # as the running fine-tunes wrote it
     torch.save(state, run / "checkpoints" / "latest.pt")
@@ -138,3 +138,11 @@ def test_distill_resume_follows_the_step_when_the_schedule_is_stale(dataroot: Pa
     with pytest.warns(UserWarning, match="schedule was at step 10000, the run at 2"):
         d.load_state_dict(state)
     assert d.lr() == pytest.approx(longer.lr * lr_factor(2, 8, 1.0))
+
+
+def test_extra_photos_are_mixed_in_with_the_photos(dataroot: Path, tmp_path: Path) -> None:
+    teacher_path = _teacher(tmp_path / "teacher.safetensors")
+    config = _config(dataroot, teacher_path, tmp_path / "run", max_steps=2, extra_photos=str(dataroot / "testA"))
+    run_distill(config, quiet=True)
+    data = load_checkpoint(tmp_path / "run")["data"]
+    assert data["images"] == 6 + 3 and str(dataroot / "testA") in data["photos"]

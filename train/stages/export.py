@@ -74,9 +74,12 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
             "lambda_consistency",
             "lambda_texture",
             "lambda_nce",
+            "lambda_palette",
         )
         if cfg.get(k)
     }
+    if cfg.get("lambda_palette"):
+        priors["palette_batch"] = cfg.get("palette_batch", 4)  # paintings per step for the palette term
     if cfg.get("texture_levels", 1) > 1:
         priors["texture_levels"] = cfg["texture_levels"]  # the texture prior's octaves, when not the finest only
     if priors.get("lambda_spike") and cfg.get("spike_sigma", DEFAULT_SIGMA) != DEFAULT_SIGMA:
@@ -89,6 +92,9 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
         info["palette"] = state["palette"]  # what each generator's colour map was fitted on
     if "teacher" in state:
         info["teacher"] = state["teacher"]
+    if cfg.get("lambda_palette"):  # the paintings the palette term pulled the colours towards
+        paintings = cfg.get("paintings") or (str(Path(cfg["dataroot"]) / "trainB") if cfg.get("dataroot") else None)
+        info["data"] = {**info["data"], "paintings": paintings}
     if "ema" in state:
         info["ema_decay"] = cfg.get("ema_decay")  # generator = EMA of the weights, over ema.updates steps
         info["ema_updates"] = state["ema"]["updates"]

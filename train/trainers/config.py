@@ -281,6 +281,9 @@ class DistillConfig(RunConfig):
     max_steps: int = _opt(5000, "total steps (sets the LR schedule's length)")
     teacher: str = _opt("", "teacher: a library style name, a weights file, or a training run folder")
     data: str | None = _opt(None, "folder of photos (overrides DATAROOT/trainA)")
+    extra_photos: str | None = _opt(
+        None, "a second folder of photos mixed in with the first (e.g. webcam_photos/trainA: faces and rooms)"
+    )
     student: str = _opt("lite", "student generator preset", choices=tuple(PRESETS))
     ngf: int | None = _opt(None, "override the student preset's width")
     n_blocks: int | None = _opt(None, "override the student preset's residual blocks")
@@ -348,6 +351,10 @@ class DistillConfig(RunConfig):
         if self.dataroot:
             return Path(self.dataroot) / "trainA"
         raise StyleCamError("no photos: give --dataroot DIR (with trainA/) or --data DIR")
+
+    def photo_dirs(self) -> list[Path]:
+        """The photo folders a step draws from: the photos, then --extra-photos."""
+        return [self.photo_dir(), *([Path(self.extra_photos)] if self.extra_photos else [])]
 
     def painting_dir(self) -> Path:
         if self.paintings:

@@ -272,25 +272,27 @@ def run_distill(config: DistillConfig, resume_state: dict | None = None, quiet: 
     teacher, teacher_config = load_teacher(config.teacher, config.library)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        scan = scan_folder(config.photo_dir(), config.crop_size, "photos")
+        scans = [scan_folder(folder, config.crop_size, "photos") for folder in config.photo_dirs()]
     distiller = Distiller(config, teacher, device, teacher_config)
     if resume_state is not None:
         distiller.load_state_dict(resume_state, "resume checkpoint")
     run_dir = config.run_dir()
-    say(f"distil {teacher_config.describe()} -> {distiller.student_config.describe()} on {scan.summary()}")
-    dataset = SingleDomainDataset(scan.files, config.load_size, config.crop_size, config.flip, config.seed)
+    summary = " + ".join(scan.summary() for scan in scans)
+    say(f"distil {teacher_config.describe()} -> {distiller.student_config.describe()} on {summary}")
+    files = tuple(f for scan in scans for f in scan.files)
+    dataset = SingleDomainDataset(files, config.load_size, config.crop_size, config.flip, config.seed)
     loader = DataLoader(dataset, batch_sampler=StepBatchSampler(config.batch_size, distiller.step),
                         generator=torch.Generator().manual_seed(config.seed))  # fmt: skip
     sample_dir = (
         Path(config.dataroot) / "testA" if config.dataroot and (Path(config.dataroot) / "testA").is_dir() else None
     )
-    sample_files = scan_folder(sample_dir).files if sample_dir else scan.files
+    sample_files = scan_folder(sample_dir).files if sample_dir else files
     samples = torch.stack([load_center(p, 256, 256) for p in sample_files[:4]]).to(device)
     batches = iter(loader)
     if config.lambda_palette > 0:
         batches = zip(batches, _painting_batches(config, distiller.step), strict=False)
     extra = {"teacher": config.teacher, "teacher_config": teacher_config.to_dict(),
-             "hardware": hardware_description(device), "data": {"photos": str(scan.folder), "images": len(scan.files)}}  # fmt: skip
+             "hardware": hardware_description(device), "data": {"photos": " + ".join(str(scan.folder) for scan in scans), "images": len(files)}}  # fmt: skip
     run_loop(
         distiller, config, config.max_steps, batches, lambda: distiller.state_dict(extra),
         lambda path: _save_samples(path, distiller, samples), resumed=resume_state is not None, device=device,
