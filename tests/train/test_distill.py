@@ -103,7 +103,8 @@ def test_the_webcam_fine_tunes_checkpoints_still_load_export_and_resume(dataroot
     run_distill(DistillConfig(**tiny), quiet=True)
     state = load_checkpoint(run)
     added = {"snapshot_every": 0, "lambda_grid": 0.0, "texture_levels": 1, "lambda_nce": 0.0,  # fields added since
-             "lambda_palette": 0.0, "paintings": None, "palette_batch": 4, "extra_photos": None}  # fmt: skip
+             "lambda_palette": 0.0, "paintings": None, "palette_batch": 4, "extra_photos": None,
+             "palette_levels": 0}  # fmt: skip
     assert state["config"] == {**tiny, **added}
     state["config"] = tiny  # as the running fine-tunes wrote it
     torch.save(state, run / "checkpoints" / "latest.pt")

@@ -82,3 +82,18 @@ def test_a_fine_tune_with_the_palette_term_moves_towards_the_paintings(dataroot:
     args = ["--resume", str(tmp_path / "run_20"), "--max-steps", "44"]
     assert distill_main(args) == 0
     assert load_checkpoint(tmp_path / "run_20")["step"] == 44
+
+
+def test_the_coarsest_levels_weigh_colour_more_than_all_levels() -> None:
+    """levels=1 (the low-pass residual alone) tells a red output from blue paintings by a wider
+    margin over a blue one than all levels averaged, whose fine levels see only the noise."""
+    paintings = _squares(channel=2, seed=1)
+
+    def ratio(levels: int) -> float:
+        other = palette_swd_loss(
+            _squares(channel=0, seed=2), paintings, torch.Generator().manual_seed(0), levels=levels
+        )
+        same = palette_swd_loss(_squares(channel=2, seed=2), paintings, torch.Generator().manual_seed(0), levels=levels)
+        return float(other) / float(same)
+
+    assert ratio(1) > 1.5 * ratio(0)

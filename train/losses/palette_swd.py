@@ -75,13 +75,17 @@ def palette_swd_loss(
     rng: torch.Generator,
     per_image: int = 256,
     directions: int = 64,
+    levels: int = 0,
 ) -> torch.Tensor:
     """SWD (x 1, not the evaluation's x 1e3) between output and paintings, averaged over pyramid
     levels; each level normalised by the paintings' per-channel mean and the pooled std, as the
-    evaluation's joint SWD. `paintings` carries no gradient."""
+    evaluation's joint SWD. `levels` > 0 keeps only that many of the coarsest (the colour and the
+    broad strokes, leaving the fine texture to the teacher). `paintings` carries no gradient."""
     paintings = paintings.detach()
     total = output.new_zeros(())
     out_levels, paint_levels = laplacian_levels(output), laplacian_levels(paintings)
+    if levels > 0:
+        out_levels, paint_levels = out_levels[-levels:], paint_levels[-levels:]
     per_painting = max(1, per_image * len(output) // len(paintings))
     for lo, lp in zip(out_levels, paint_levels, strict=True):
         fo, fp = random_patches(lo, per_image, rng), random_patches(lp, per_painting, rng)

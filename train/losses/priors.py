@@ -57,7 +57,7 @@ def _consistency(x: PriorInputs) -> torch.Tensor:
 def _palette(x: PriorInputs) -> torch.Tensor:
     if x.paintings is None or x.rng is None:
         raise RuntimeError("the palette term needs a batch of training paintings and the run's rng")
-    return palette_swd_loss(x.styled, x.paintings, x.rng)
+    return palette_swd_loss(x.styled, x.paintings, x.rng, levels=x.config.palette_levels)
 
 
 def _spike(x: PriorInputs) -> torch.Tensor:

@@ -80,6 +80,8 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
     }
     if cfg.get("lambda_palette"):
         priors["palette_batch"] = cfg.get("palette_batch", 4)  # paintings per step for the palette term
+        if cfg.get("palette_levels"):
+            priors["palette_levels"] = cfg["palette_levels"]  # the coarsest levels only
     if cfg.get("texture_levels", 1) > 1:
         priors["texture_levels"] = cfg["texture_levels"]  # the texture prior's octaves, when not the finest only
     if priors.get("lambda_spike") and cfg.get("spike_sigma", DEFAULT_SIGMA) != DEFAULT_SIGMA:

@@ -330,6 +330,9 @@ class DistillConfig(RunConfig):
     )
     paintings: str | None = _opt(None, "folder of paintings for the palette term (default DATAROOT/trainB)")
     palette_batch: int = _opt(4, "paintings per step for the palette term")
+    palette_levels: int = _opt(
+        0, "pyramid levels the palette term compares, coarsest first (0 = all; 2 = the colour and broad strokes)"
+    )
     consistency_shift: int = _opt(4, "the consistency prior's largest shift T, in whole pixels")
     consistency_noise: float = _opt(0.02, "the consistency prior's largest sensor-noise std, in [-1, 1] units")
 
@@ -365,8 +368,8 @@ class DistillConfig(RunConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.palette_batch < 1:
-            raise StyleCamError("--palette-batch must be >= 1")
+        if self.palette_batch < 1 or self.palette_levels < 0:
+            raise StyleCamError("--palette-batch must be >= 1 and --palette-levels >= 0")
         if self.pixel_pool < 1 or self.texture_levels < 1 or self.consistency_shift < 0 or self.consistency_noise < 0:
             raise StyleCamError(
                 "--pixel-pool and --texture-levels must be >= 1, --consistency-shift and --consistency-noise >= 0"
