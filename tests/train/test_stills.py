@@ -18,6 +18,7 @@ from models.style_library import StyleLibrary
 from tests.conftest import shared_path
 from train.evaluation.evaluate import main as evaluate_main
 from train.evaluation.stills import face_stills, scan_stills, still_kind, webcam_scale
+from train.evaluation.webcam_metrics import SHEET_CROP
 
 
 def test_stills_are_grouped_by_their_name_prefix(tmp_path: Path) -> None:
@@ -84,8 +85,11 @@ def test_evaluate_stills_on_a_library_style(library: StyleLibrary, stills: Path,
     paintings = shared_path("vangogh2photo", "testB")
     out = tmp_path / "figures.json"
     args = ["--style", "alpha", "--library", str(library.root), "--stills", str(stills), "--style-images",
-            str(paintings), "--size", "64", "--clip-size", "128", "--threads", "1", "--json", str(out)]  # fmt: skip
+            str(paintings), "--size", "64", "--clip-size", "128", "--threads", "1", "--json", str(out),
+            "--stills-sheet", str(tmp_path / "faces.jpg")]  # fmt: skip
     assert evaluate_main(args) == 0
+    sheet = cv2.imread(str(tmp_path / "faces.jpg"))  # the faces at webcam scale, input | stylized, decoded back
+    assert sheet is not None and sheet.shape[1] == 2 * 2 * SHEET_CROP + 8
     printed = capsys.readouterr().out
     assert "portrait" in printed and "rooms (no style)" in printed and "Reinhard" in printed
     assert "test photos" not in printed and "flicker" not in printed  # the stills only

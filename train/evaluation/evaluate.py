@@ -66,7 +66,7 @@ from models.precision import PRECISIONS
 from models.style_library import StyleLibrary
 from train.evaluation.metrics import edge_correlation, reinhard_transfer, ssim_luma, swd, swd_descriptors
 from train.evaluation.stills import FACE_KINDS, StillsResult, face_stills, load_rooms, scan_stills
-from train.evaluation.webcam_metrics import CLIP_FRAMES, WebcamResult, evaluate_webcam
+from train.evaluation.webcam_metrics import CLIP_FRAMES, WebcamResult, evaluate_webcam, write_face_sheet
 from train.losses.image_priors import colour_fit_residual, hue_keep_residual
 from train.losses.spike_penalty import record_norm_peaks
 from train.losses.stride_pattern import stride_peak_ratio
@@ -93,6 +93,9 @@ class ClipSetup:
     precision: str = "fp32"  # the engine's CPU precision (models.precision; "auto" as the app)
 
 
+STILLS_SHEET_PAIRS = 8  # faces on a --stills-sheet: the first 4 portraits and 4 selfies with a face
+
+
 @dataclass(frozen=True)
 class StillsSetup:
     """What `--stills` asks for: faces on the portraits and selfies, SWD on the rooms of a folder."""
@@ -101,6 +104,7 @@ class StillsSetup:
     size: int = 256  # the rooms' square crop, as the test split (--size)
     face_size: int = 256  # the processing size for the faces (--clip-size), as the live view
     precision: str = "fp32"  # the engine's, for the faces
+    sheet: Path | None = None  # a face sheet of portraits and selfies at webcam scale (--stills-sheet)
 
 
 @dataclass
@@ -347,9 +351,16 @@ def stills_figures(
     engine = InferenceEngine("auto", size=setup.face_size, precision=setup.precision)
     engine.set_style(generator, "evaluate stills")
     result.precision = engine.precision
+    per_kind = STILLS_SHEET_PAIRS // len(FACE_KINDS) if setup.sheet else 0
     for kind in FACE_KINDS:
         if groups[kind]:
-            result.faces[kind] = face_stills(generator, groups[kind], setup.face_size, engine=engine)
+            result.faces[kind] = face_stills(
+                generator, groups[kind], setup.face_size, engine=engine, sheet_pairs=per_kind
+            )
+    if setup.sheet:
+        pairs = [pair for kind in FACE_KINDS if kind in result.faces for pair in result.faces[kind].pairs]
+        title = f"faces at webcam scale, {setup.face_size}px processing: input | stylized"
+        write_face_sheet(Path(setup.sheet), pairs, title)
     if groups["room"]:
         if styles is None:
             styles = load_images(Path(style_dir), setup.size, None, "style images")
@@ -529,6 +540,10 @@ def main(argv: list[str] | None = None) -> int:
         help="stills laid out as webcam_photos/testA (portrait_*, selfie_* for faces at --clip-size; room_* for SWD "
         "at --size against the style images)",
     )  # fmt: skip
+    stills.add_argument(
+        "--stills-sheet", type=Path, metavar="JPEG",
+        help=f"JPEG sheet of the first {STILLS_SHEET_PAIRS // 2} portraits' and selfies' faces at webcam scale, input | stylized",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -553,7 +568,11 @@ def main(argv: list[str] | None = None) -> int:
                       stabilize=not args.no_stabilize, precision=args.precision)
             if args.clips else None
         )  # fmt: skip
-        stills_setup = StillsSetup(args.stills, args.size, args.clip_size, args.precision) if args.stills else None
+        stills_setup = (
+            StillsSetup(args.stills, args.size, args.clip_size, args.precision, args.stills_sheet)
+            if args.stills
+            else None
+        )
         if stills_setup is not None:
             common["stills"] = stills_setup
         if args.run and extras_only:

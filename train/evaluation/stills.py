@@ -32,7 +32,7 @@ from torch import nn
 
 from models.engine import InferenceEngine
 from models.errors import StyleCamError
-from train.evaluation.webcam_metrics import BLUR_SIGMA, Box, face_boxes, face_correlations
+from train.evaluation.webcam_metrics import BLUR_SIGMA, Box, face_boxes, face_correlations, face_crop
 from train.trainers.data import center_crop, read_rgb, resize_short, scan_folder
 
 DETECT_PAD = 32  # replicated border around a still while looking for its faces
@@ -117,6 +117,7 @@ class FaceStills:
     blur: list[float] = field(default_factory=list)  # Gaussian blur of sigma BLUR_SIGMA
     webcam: list[float] = field(default_factory=list)  # stylized at webcam scale
     webcam_blur: list[float] = field(default_factory=list)  # the blur at webcam scale
+    pairs: list[tuple[str, np.ndarray]] = field(default_factory=list)  # sheet crops at webcam scale
 
     @staticmethod
     def _mean(values: list[float]) -> float | None:
@@ -150,10 +151,12 @@ def face_stills(
     size: int = 256,
     precision: str = "fp32",
     engine: InferenceEngine | None = None,
+    sheet_pairs: int = 0,
 ) -> FaceStills:
     """Face structure of `generator` on each still of `paths` at processing size `size`, through
     the app's engine (no stabilizer: each still alone), as the still is and at webcam scale;
-    faces are found in the resized input."""
+    faces are found in the resized input. The first `sheet_pairs` faces at webcam scale are kept
+    as (caption, input | stylized) crops for a face sheet."""
     if engine is None:
         engine = InferenceEngine("auto", size=size, precision=precision)
         engine.set_style(generator, "evaluate stills")
@@ -168,7 +171,11 @@ def face_stills(
         out.values += face_correlations([bgr], [engine.process(bgr)], [boxes])
         out.blur += face_correlations([bgr], [cv2.GaussianBlur(bgr, (0, 0), BLUR_SIGMA)], [boxes])
         small, small_boxes, engine.size = webcam_scale(bgr, boxes, size)
-        out.webcam += face_correlations([small], [engine.process(small)], [small_boxes])
+        styled = engine.process(small)
+        out.webcam += face_correlations([small], [styled], [small_boxes])
+        if len(out.pairs) < sheet_pairs:
+            pair = np.concatenate([face_crop(small, small_boxes[0]), face_crop(styled, small_boxes[0])], axis=1)
+            out.pairs.append((path.stem, pair))
         out.webcam_blur += face_correlations([small], [cv2.GaussianBlur(small, (0, 0), BLUR_SIGMA)], [small_boxes])
     engine.size = size
     return out

@@ -396,7 +396,7 @@ def evaluate_webcam(
 
 
 # -- face sheet -----------------------------------------------------------------------------
-def _crop(frame: np.ndarray, box: Box, margin: float = 0.25) -> np.ndarray:
+def face_crop(frame: np.ndarray, box: Box, margin: float = 0.25) -> np.ndarray:
     """The face box grown by `margin` on each side (chin, hair), square, scaled to SHEET_CROP."""
     x, y, w, h = box
     pad = round(max(w, h) * margin)
@@ -414,7 +414,7 @@ def face_crops(clip: WebcamClip, outputs: Sequence[np.ndarray], count: int) -> l
     picks = [with_faces[k * len(with_faces) // min(count, len(with_faces))] for k in range(min(count, len(with_faces)))]
     pairs = []
     for i, box in picks:
-        pair = np.concatenate([_crop(clip.frames[i], box), _crop(outputs[i], box)], axis=1)
+        pair = np.concatenate([face_crop(clip.frames[i], box), face_crop(outputs[i], box)], axis=1)
         pairs.append((f"{clip.name} #{i}", pair))
     return pairs
 
