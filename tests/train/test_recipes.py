@@ -179,8 +179,8 @@ def test_gpu_script_replays_and_packs_slim_checkpoints(dataroot: Path, tmp_path:
     unpacked = tmp_path / "unpacked"
     unpacked.mkdir()
     subprocess.run(f"cat {' '.join(map(str, parts))} | tar x -C {unpacked}", shell=True, check=True)
-    for stage in ("demod", "colour_fit", "palette", "webcam", "webcam_faces"):
+    for stage in ("demod", "colour_fit", "palette", "webcam", "webcam_faces", "webcam_people"):
         slim = load_checkpoint(unpacked / "vangogh" / stage / "checkpoints" / "slim.pt")
         assert slim["slim"] and "optimizers" not in slim and "rank_states" not in slim
     assert StyleLibrary(unpacked / "library").resolve("vangogh_replay").training["kind"] == "distill"
-    assert (unpacked / "vangogh.log").read_text().count("== vangogh stage") == 5
+    assert (unpacked / "vangogh.log").read_text().count("== vangogh stage") == 6
