@@ -42,7 +42,7 @@ def test_bench_costs_suite_measures_each_stage(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert data["results"] == []  # the generator tables are another suite
     stages = {row["stage"].split(" ")[0] for row in data["costs"]["rows"]}
-    assert stages == {"stabilizer", "detail", "palette", "colour_guard"}
+    assert stages == {"stabilizer", "detail", "detail_scene", "palette", "colour_guard"}
     for row in data["costs"]["rows"]:
         if "skipped" not in row:
             assert row["on_ms"] > 0 and row["off_ms"] > 0 and row["frames"] >= 1
