@@ -2,8 +2,9 @@
 
 The stages a user or a recipe switches per style: the temporal stabilizer (key T), the detail
 step at the app's default Detail with face-aware mode (models/detail.py; measured against Detail
-0, both with the stabilizer, as the app runs) and without it (`detail_scene`: the upscaling alone), the palette map (train.palette) and the colour
-guard (train.colour_guard). For each, the whole engine
+0, both with the stabilizer, as the app runs) and without it (`detail_scene`: the upscaling
+alone), the palette map (train.palette) and the colour guard (train.colour_guard). For each, the
+whole engine
 (`InferenceEngine.process`, a 640x480 BGR frame in and out) runs the same style with the stage on
 and off, frame by frame in turns in one process (the one going first alternates), so both see
 the same moments of machine load: compare the ratio, not the absolute times, across runs.

@@ -139,7 +139,7 @@ def detail_upscale(
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY, dst=scratch.get("gray", (h, w), np.uint8))
     gray3 = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR, dst=scratch.get("gray3", (h, w, 3), np.uint8))
     # in place, into two full-size float arrays rather than three: the step is bound by memory
-    # traffic, and a third 3.7 MB array at 640x480 spills out of the cache (benchmarks/detail_step.py)
+    # traffic, and a third 3.7 MB array at 640x480 spills out of the cache (docs/performance.md)
     gain_up = cv2.resize(gain, (w, h), dst=scratch.get("gain", (h, w, 3), np.float32), interpolation=cv2.INTER_LINEAR)
     cv2.multiply(gain_up, gray3, dst=gain_up, dtype=cv2.CV_32F)
     base_up = cv2.resize(base, (w, h), dst=scratch.get("base", (h, w, 3), np.float32), interpolation=cv2.INTER_LINEAR)

@@ -32,7 +32,7 @@ from torch import nn
 
 from models.engine import InferenceEngine
 from models.errors import StyleCamError
-from train.evaluation.webcam_metrics import BLUR_SIGMA, Box, face_boxes, face_correlations, face_crop
+from train.evaluation.webcam_metrics import BLUR_SIGMA, Box, face_boxes, face_correlations, face_pair
 from train.trainers.data import center_crop, read_rgb, resize_short, scan_folder
 
 DETECT_PAD = 32  # replicated border around a still while looking for its faces
@@ -174,8 +174,7 @@ def face_stills(
         styled = engine.process(small)
         out.webcam += face_correlations([small], [styled], [small_boxes])
         if len(out.pairs) < sheet_pairs:
-            pair = np.concatenate([face_crop(small, small_boxes[0]), face_crop(styled, small_boxes[0])], axis=1)
-            out.pairs.append((path.stem, pair))
+            out.pairs.append((path.stem, face_pair(small, styled, small_boxes[0])))
         out.webcam_blur += face_correlations([small], [cv2.GaussianBlur(small, (0, 0), BLUR_SIGMA)], [small_boxes])
     engine.size = size
     return out

@@ -396,7 +396,7 @@ def evaluate_webcam(
 
 
 # -- face sheet -----------------------------------------------------------------------------
-def face_crop(frame: np.ndarray, box: Box, margin: float = 0.25) -> np.ndarray:
+def _crop(frame: np.ndarray, box: Box, margin: float = 0.25) -> np.ndarray:
     """The face box grown by `margin` on each side (chin, hair), square, scaled to SHEET_CROP."""
     x, y, w, h = box
     pad = round(max(w, h) * margin)
@@ -412,11 +412,12 @@ def face_crops(clip: WebcamClip, outputs: Sequence[np.ndarray], count: int) -> l
     if not with_faces or count < 1:
         return []
     picks = [with_faces[k * len(with_faces) // min(count, len(with_faces))] for k in range(min(count, len(with_faces)))]
-    pairs = []
-    for i, box in picks:
-        pair = np.concatenate([face_crop(clip.frames[i], box), face_crop(outputs[i], box)], axis=1)
-        pairs.append((f"{clip.name} #{i}", pair))
-    return pairs
+    return [(f"{clip.name} #{i}", face_pair(clip.frames[i], outputs[i], box)) for i, box in picks]
+
+
+def face_pair(frame: np.ndarray, output: np.ndarray, box: Box) -> np.ndarray:
+    """One face's crop of the input beside the same crop of the stylized output (a sheet cell)."""
+    return np.concatenate([_crop(frame, box), _crop(output, box)], axis=1)
 
 
 def write_face_sheet(path: Path, pairs: Sequence[tuple[str, np.ndarray]], title: str, columns: int = 2) -> None:
