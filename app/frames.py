@@ -37,6 +37,7 @@ class ProcessedFrame:
     processed_at: float
     inference_ms: float
     style_name: str
+    size: int | None = None  # the processing size it was stylized at (short side; None = native)
 
 
 class LatestSlot(Generic[T]):

@@ -134,6 +134,7 @@ class InferenceWorker(QThread):
                 processed_at=time.perf_counter(),
                 inference_ms=engine.last_inference_ms if style else 0.0,
                 style_name=style,
+                size=engine.size,
             )
             if self.sink is not None:
                 self.sink(frame)

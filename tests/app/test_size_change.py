@@ -33,13 +33,18 @@ def reference(library: StyleLibrary, name: str, size: int, image: np.ndarray) ->
 
 
 def next_frame(qtbot, controller: Controller, style: str, size: int):
-    """The next processed frame after this call that used `style` at `size`."""
+    """The next processed frame after this call that used `style` at `size` (a frame already in
+    flight when the size changed was stylized by the engine before, at the old size)."""
     frames = []
+
+    def wanted(frame) -> bool:
+        return frame.style_name == style and frame.size == size
+
     controller.frame_ready.connect(frames.append)
-    qtbot.waitUntil(lambda: any(f.style_name == style for f in frames), timeout=FRAME_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: any(wanted(f) for f in frames), timeout=FRAME_TIMEOUT_MS)
     controller.frame_ready.disconnect(frames.append)
     assert controller.size == size and controller.engine.size == size
-    return next(f for f in frames if f.style_name == style)
+    return next(f for f in frames if wanted(f))
 
 
 def test_size_change_keeps_styles_in_memory_and_applies_to_the_next_frames(
