@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from models.errors import StyleCamError
+from train.trainers.config import DistillConfig
 from train.trainers.cyclegan import main as train_main
-from train.trainers.data import StepBatchSampler, UnpairedDataset, read_rgb, scan_folder
+from train.trainers.data import SingleDomainDataset, StepBatchSampler, UnpairedDataset, read_rgb, scan_folder
 
 from .conftest import write_domain
 
@@ -79,3 +80,29 @@ def test_samples_are_deterministic_and_rank_disjoint(tmp_path: Path) -> None:
     assert firsts == set(range(5))
     r0, r1 = iter(StepBatchSampler(2, 3, 0, 2)), iter(StepBatchSampler(2, 3, 1, 2))
     assert next(r0) == [12, 13] and next(r1) == [14, 15] and next(r0) == [16, 17]
+
+
+def test_min_load_size_draws_each_photo_at_a_random_scale(tmp_path: Path) -> None:
+    """A horizontal ramp's slope in a crop says the scale it was resized to: one slope without
+    a scale range, slopes spread across the range with one, the same again for the same seed."""
+    folder = tmp_path / "ramp"
+    folder.mkdir()
+    ramp = np.tile(np.linspace(0, 255, 64), (64, 1)).astype(np.uint8)
+    cv2.imwrite(str(folder / "ramp.png"), cv2.merge([ramp, ramp, ramp]))
+    files = scan_folder(folder).files
+
+    def slopes(dataset: SingleDomainDataset) -> list[float]:
+        crops = [dataset[i][0] for i in range(24)]  # channel 0, [-1, 1]
+        return [float((c[:, -1] - c[:, 0]).mean()) / 31 * 127.5 for c in crops]  # grey levels per pixel
+
+    fixed = slopes(SingleDomainDataset(files, 64, 32, flip=False, seed=1))
+    assert max(fixed) - min(fixed) < 0.05 and fixed[0] == pytest.approx(255 / 63, abs=0.1)
+    ranged = slopes(SingleDomainDataset(files, 64, 32, flip=False, seed=1, min_load_size=32))
+    assert min(ranged) > 255 / 63 - 0.1 and max(ranged) < 255 / 31 + 0.1
+    assert max(ranged) - min(ranged) > 2.0, "the scales did not spread over the range"
+    assert ranged == slopes(SingleDomainDataset(files, 64, 32, flip=False, seed=1, min_load_size=32))
+
+
+def test_min_load_size_outside_the_crop_and_load_sizes_is_refused() -> None:
+    with pytest.raises(StyleCamError, match="--min-load-size 16"):
+        DistillConfig(teacher="x", load_size=64, crop_size=32, min_load_size=16).validate()

@@ -284,6 +284,11 @@ class DistillConfig(RunConfig):
     extra_photos: str | None = _opt(
         None, "a second folder of photos mixed in with the first (e.g. webcam_photos/trainA: faces and rooms)"
     )
+    min_load_size: int | None = _opt(
+        None,
+        "resize each photo's short side to a random size from this up to --load-size before cropping, so that "
+        "faces come as small as a webcam frames them (default: always --load-size)",
+    )
     student: str = _opt("lite", "student generator preset", choices=tuple(PRESETS))
     ngf: int | None = _opt(None, "override the student preset's width")
     n_blocks: int | None = _opt(None, "override the student preset's residual blocks")
@@ -370,6 +375,11 @@ class DistillConfig(RunConfig):
         super().validate()
         if self.palette_batch < 1 or self.palette_levels < 0:
             raise StyleCamError("--palette-batch must be >= 1 and --palette-levels >= 0")
+        if self.min_load_size is not None and not self.crop_size <= self.min_load_size <= self.load_size:
+            raise StyleCamError(
+                f"--min-load-size {self.min_load_size} must lie between --crop-size {self.crop_size} "
+                f"and --load-size {self.load_size}"
+            )
         if self.pixel_pool < 1 or self.texture_levels < 1 or self.consistency_shift < 0 or self.consistency_noise < 0:
             raise StyleCamError(
                 "--pixel-pool and --texture-levels must be >= 1, --consistency-shift and --consistency-noise >= 0"

@@ -146,6 +146,7 @@ class UnpairedDataset(Dataset):
     ) -> None:
         self.files_a, self.files_b = files_a, files_b
         self.load_size, self.crop_size, self.flip, self.seed = load_size, crop_size, flip, seed
+        self.min_load_size: int | None = None  # a scale range's lower end (SingleDomainDataset)
         self.epoch_length = max(len(files_a), len(files_b))
         self._perm_epoch, self._perm = -1, np.arange(len(files_a))
 
@@ -159,11 +160,18 @@ class UnpairedDataset(Dataset):
             self._perm_epoch = epoch
         return int(self._perm[(i % self.epoch_length) % len(self.files_a)])
 
+    def _load_size(self, rng: np.random.Generator) -> int:
+        """The short side this sample is resized to: `load_size`, or with a scale range one drawn
+        from it (drawn only then, so runs without one see the same crops as before it existed)."""
+        if self.min_load_size is None or self.min_load_size >= self.load_size:
+            return self.load_size
+        return int(rng.integers(self.min_load_size, self.load_size + 1))
+
     def _augment(self, path: Path, rng: np.random.Generator) -> torch.Tensor:
         rgb = read_rgb(path)
         if rgb is None:
             raise StyleCamError(f"image {path} became unreadable during training")
-        rgb = resize_short(rgb, self.load_size)
+        rgb = resize_short(rgb, self._load_size(rng))
         h, w = rgb.shape[:2]
         y = int(rng.integers(0, h - self.crop_size + 1))
         x = int(rng.integers(0, w - self.crop_size + 1))
@@ -205,8 +213,17 @@ def steps_per_epoch(epoch_length: int, batch_size: int, world_size: int) -> int:
 class SingleDomainDataset(UnpairedDataset):
     """Sample i: one augmented image of a single folder (distillation needs only photos)."""
 
-    def __init__(self, files: tuple[Path, ...], load_size: int, crop_size: int, flip: bool, seed: int) -> None:
+    def __init__(
+        self,
+        files: tuple[Path, ...],
+        load_size: int,
+        crop_size: int,
+        flip: bool,
+        seed: int,
+        min_load_size: int | None = None,
+    ) -> None:
         super().__init__(files, files, load_size, crop_size, flip, seed)
+        self.min_load_size = min_load_size
 
     def __getitem__(self, i: int) -> torch.Tensor:  # type: ignore[override]
         return self._augment(self.files_a[self._a_index(i)], np.random.default_rng([self.seed, i, 0]))
