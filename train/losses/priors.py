@@ -3,7 +3,7 @@
 `PRIORS` maps a term's name (its column in losses.csv) to a `Prior`: the config field that holds
 its weight and a function of the step's `PriorInputs`. A run uses the terms whose weight field its
 config has (CycleGAN: grid, tv, flat, colour, hue, spike; distillation: grid, structure, consistency,
-texture, palette); `weighted_priors` computes the non-zero ones and reports the rest as 0, so every run of
+texture, palette, faces); `weighted_priors` computes the non-zero ones and reports the rest as 0, so every run of
 a kind logs the same columns. Adding a term is one function and one entry here, plus its weight
 field in train/trainers/config.py.
 """
@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from train.losses.face_structure import face_structure_loss, photo_faces
 from train.losses.image_priors import colour_fit_residual, flat_texture, hue_keep_residual, total_variation
 from train.losses.palette_swd import palette_swd_loss
 from train.losses.stride_pattern import stride_pattern_loss
@@ -82,6 +83,9 @@ PRIORS: dict[str, Prior] = {
         "lambda_texture", lambda x: texture_energy_loss(x.styled, x.reference, levels=x.config.texture_levels)
     ),
     "palette": Prior("lambda_palette", _palette),  # train/losses/palette_swd.py
+    "faces": Prior(  # train/losses/face_structure.py
+        "lambda_faces", lambda x: face_structure_loss(x.styled, x.photo, photo_faces(x.photo))
+    ),
 }
 
 

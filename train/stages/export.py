@@ -75,6 +75,8 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
             "lambda_texture",
             "lambda_nce",
             "lambda_palette",
+            "lambda_faces",
+            "min_load_size",
         )
         if cfg.get(k)
     }

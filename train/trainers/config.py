@@ -333,6 +333,11 @@ class DistillConfig(RunConfig):
         "weight of the palette term: sliced Wasserstein distance from the output's pyramid patches to the "
         "training paintings' (train/losses/palette_swd.py): pulls colour towards the paintings, not the teacher",
     )
+    lambda_faces: float = _opt(
+        0.0,
+        "weight of the face term: the evaluation's face structure on the faces found in each training photo "
+        "(train/losses/face_structure.py): keeps eyes, noses and mouths where the structure prior sees a room",
+    )
     paintings: str | None = _opt(None, "folder of paintings for the palette term (default DATAROOT/trainB)")
     palette_batch: int = _opt(4, "paintings per step for the palette term")
     palette_levels: int = _opt(
