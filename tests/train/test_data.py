@@ -82,7 +82,7 @@ def test_samples_are_deterministic_and_rank_disjoint(tmp_path: Path) -> None:
     assert next(r0) == [12, 13] and next(r1) == [14, 15] and next(r0) == [16, 17]
 
 
-def test_min_load_size_draws_each_photo_at_a_random_scale(tmp_path: Path) -> None:
+def test_a_load_range_draws_each_photo_at_a_random_scale(tmp_path: Path) -> None:
     """A horizontal ramp's slope in a crop says the scale it was resized to: one slope without
     a scale range, slopes spread across the range with one, the same again for the same seed."""
     folder = tmp_path / "ramp"
@@ -103,6 +103,9 @@ def test_min_load_size_draws_each_photo_at_a_random_scale(tmp_path: Path) -> Non
     assert ranged == slopes(SingleDomainDataset(files, 64, 32, flip=False, seed=1, min_load_size=32))
 
 
-def test_min_load_size_outside_the_crop_and_load_sizes_is_refused() -> None:
-    with pytest.raises(StyleCamError, match="--min-load-size 16"):
-        DistillConfig(teacher="x", load_size=64, crop_size=32, min_load_size=16).validate()
+def test_min_scale_gives_a_load_range_that_never_goes_below_the_crop() -> None:
+    assert DistillConfig(teacher="x", load_size=256, crop_size=96, min_scale=0.5).min_load_size() == 128
+    assert DistillConfig(teacher="x", load_size=36, crop_size=32, min_scale=0.5).min_load_size() == 32
+    assert DistillConfig(teacher="x", load_size=256, crop_size=96).min_load_size() == 256
+    with pytest.raises(StyleCamError, match="--min-scale 0"):
+        DistillConfig(teacher="x", min_scale=0.0).validate()

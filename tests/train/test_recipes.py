@@ -81,6 +81,18 @@ def test_recipe_reproduces_the_manifest_record(name: str) -> None:
     # Every shipped style ends with the webcam fine-tune, teacher = the stage before it.
     last = recipe.stages[-1]
     assert last.kind == "distill" and last.options["fine_tune"] and last.source == recipe.stages[-2].name
+    # ... and its options are the last recorded fine-tune's
+    tune, options = training["webcam_fine_tune"][-1], DistillConfig(**last.options)
+    assert (options.max_steps, options.crop_size, options.load_size) == (
+        tune["steps"],
+        tune["crop_size"],
+        tune["load_size"],
+    )
+    assert options.min_scale == tune.get("min_scale", 1.0)
+    exported = ("grid", "structure", "consistency", "texture", "nce", "palette", "faces")  # train/stages/export.py
+    assert {k: v for k, v in tune["priors"].items() if k.startswith("lambda_")} == {
+        f"lambda_{k}": getattr(options, f"lambda_{k}") for k in exported if getattr(options, f"lambda_{k}")
+    }
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))

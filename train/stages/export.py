@@ -52,6 +52,7 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
         "losses": {k: round(v, 4) for k, v in state.get("last_losses", {}).items()},
         "crop_size": cfg.get("crop_size"),
         "load_size": cfg.get("load_size"),
+        **({"min_scale": cfg["min_scale"]} if cfg.get("min_scale", 1.0) < 1.0 else {}),  # photos drawn smaller
         "batch_size": cfg.get("batch_size"),
         "gan_loss": cfg.get("gan_loss"),
         "wall_time_minutes": round(state.get("train_seconds", 0.0) / 60, 1),
@@ -76,7 +77,6 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
             "lambda_nce",
             "lambda_palette",
             "lambda_faces",
-            "min_load_size",
         )
         if cfg.get(k)
     }

@@ -284,10 +284,10 @@ class DistillConfig(RunConfig):
     extra_photos: str | None = _opt(
         None, "a second folder of photos mixed in with the first (e.g. webcam_photos/trainA: faces and rooms)"
     )
-    min_load_size: int | None = _opt(
-        None,
-        "resize each photo's short side to a random size from this up to --load-size before cropping, so that "
-        "faces come as small as a webcam frames them (default: always --load-size)",
+    min_scale: float = _opt(
+        1.0,
+        "resize each photo's short side to a random size from MIN_SCALE x --load-size (never below --crop-size) "
+        "up to --load-size before cropping, so that faces come as small as a webcam frames them (1 = always --load-size)",
     )
     student: str = _opt("lite", "student generator preset", choices=tuple(PRESETS))
     ngf: int | None = _opt(None, "override the student preset's width")
@@ -369,6 +369,10 @@ class DistillConfig(RunConfig):
         """The photo folders a step draws from: the photos, then --extra-photos."""
         return [self.photo_dir(), *([Path(self.extra_photos)] if self.extra_photos else [])]
 
+    def min_load_size(self) -> int:
+        """The smallest short side a photo is drawn at (--min-scale of --load-size, not below the crop)."""
+        return max(self.crop_size, round(self.min_scale * self.load_size))
+
     def painting_dir(self) -> Path:
         if self.paintings:
             return Path(self.paintings)
@@ -380,11 +384,8 @@ class DistillConfig(RunConfig):
         super().validate()
         if self.palette_batch < 1 or self.palette_levels < 0:
             raise StyleCamError("--palette-batch must be >= 1 and --palette-levels >= 0")
-        if self.min_load_size is not None and not self.crop_size <= self.min_load_size <= self.load_size:
-            raise StyleCamError(
-                f"--min-load-size {self.min_load_size} must lie between --crop-size {self.crop_size} "
-                f"and --load-size {self.load_size}"
-            )
+        if not 0.0 < self.min_scale <= 1.0:
+            raise StyleCamError(f"--min-scale {self.min_scale} must be in (0, 1]")
         if self.pixel_pool < 1 or self.texture_levels < 1 or self.consistency_shift < 0 or self.consistency_noise < 0:
             raise StyleCamError(
                 "--pixel-pool and --texture-levels must be >= 1, --consistency-shift and --consistency-noise >= 0"

@@ -281,7 +281,7 @@ def run_distill(config: DistillConfig, resume_state: dict | None = None, quiet: 
     say(f"distil {teacher_config.describe()} -> {distiller.student_config.describe()} on {summary}")
     files = tuple(f for scan in scans for f in scan.files)
     dataset = SingleDomainDataset(
-        files, config.load_size, config.crop_size, config.flip, config.seed, config.min_load_size
+        files, config.load_size, config.crop_size, config.flip, config.seed, config.min_load_size()
     )
     loader = DataLoader(dataset, batch_sampler=StepBatchSampler(config.batch_size, distiller.step),
                         generator=torch.Generator().manual_seed(config.seed))  # fmt: skip
