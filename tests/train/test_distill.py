@@ -104,7 +104,7 @@ def test_the_webcam_fine_tunes_checkpoints_still_load_export_and_resume(dataroot
     state = load_checkpoint(run)
     added = {"snapshot_every": 0, "lambda_grid": 0.0, "texture_levels": 1, "lambda_nce": 0.0,  # fields added since
              "lambda_palette": 0.0, "paintings": None, "palette_batch": 4, "extra_photos": None,
-             "palette_levels": 0}  # fmt: skip
+             "palette_levels": 0, "min_scale": 1.0, "lambda_faces": 0.0}  # fmt: skip
     assert state["config"] == {**tiny, **added}
     state["config"] = tiny  # as the running fine-tunes wrote it
     torch.save(state, run / "checkpoints" / "latest.pt")

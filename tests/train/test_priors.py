@@ -19,7 +19,7 @@ def test_every_prior_has_its_weight_field_in_one_config() -> None:
     fields = {f.name for cls in (TrainConfig, DistillConfig) for f in dataclasses.fields(cls)}
     assert {p.weight for p in PRIORS.values()} <= fields
     assert list(priors_of(TrainConfig())) == ["grid", "tv", "flat", "colour", "hue", "spike"]
-    assert list(priors_of(DistillConfig())) == ["grid", "structure", "consistency", "texture", "palette"]
+    assert list(priors_of(DistillConfig())) == ["grid", "structure", "consistency", "texture", "palette", "faces"]
     # Loss weights may change when a CycleGAN run is resumed (fine-tuning with a prior).
     assert {p.weight for p in priors_of(TrainConfig()).values()} <= TrainConfig.RESUMABLE_CHANGES
 
