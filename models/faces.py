@@ -54,7 +54,9 @@ class FaceTrack:
     seen: bool = True  # in the latest detection
 
 
-def _cascade() -> cv2.CascadeClassifier:
+def load_face_cascade() -> cv2.CascadeClassifier:
+    """OpenCV's frontal-face Haar cascade, read from opencv-python's own data (the app's tracker,
+    the evaluation and the training's face term all use this one)."""
     cascade = cv2.CascadeClassifier(CASCADE_FILE)
     if cascade.empty():
         raise RuntimeError(f"OpenCV's face cascade {CASCADE_FILE} is missing or unreadable; reinstall opencv-python")
@@ -79,7 +81,7 @@ class FaceTracker:
 
     def __init__(self, every: int = DETECT_EVERY, detect_short: int = DETECT_SHORT, background: bool = False) -> None:
         self.every, self.detect_short, self.background = every, detect_short, background
-        self._cascade = _cascade()
+        self._cascade = load_face_cascade()
         self.tracks: list[FaceTrack] = []
         self._since_detection = every  # frames since the last detection started: the first frame starts one
         self._job: _Detection | None = None

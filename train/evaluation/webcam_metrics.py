@@ -24,7 +24,7 @@ import statistics
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import pairwise
 from pathlib import Path
 
@@ -34,11 +34,11 @@ from torch import nn
 
 from models.engine import InferenceEngine
 from models.errors import MediaError
+from models.faces import load_face_cascade
 from models.frames import processing_shape, resize
 from models.video_io import VideoReader
 from train.evaluation.metrics import pearson
 
-FACE_CASCADE = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
 CLIP_FRAMES = 90  # consecutive frames from the start of each clip (3 s at 30 fps)
 FACE_STRIDE = 6  # faces are judged on every 6th of them
 BLUR_SIGMA = 3.0
@@ -139,16 +139,10 @@ def _error_ratio(styled: float, base: float) -> float:
 
 
 # -- faces ----------------------------------------------------------------------------------
-_cascade: cv2.CascadeClassifier | None = None
-
-
+@cache
 def face_cascade() -> cv2.CascadeClassifier:
-    global _cascade
-    if _cascade is None:
-        _cascade = cv2.CascadeClassifier(FACE_CASCADE)
-        if _cascade.empty():
-            raise RuntimeError(f"OpenCV's face cascade {FACE_CASCADE} is missing or unreadable")
-    return _cascade
+    """The app's frontal-face cascade (models/faces.py), read once per process."""
+    return load_face_cascade()
 
 
 def face_boxes(frame: np.ndarray, min_size: int = 40) -> list[Box]:

@@ -17,25 +17,17 @@ eight of the webcam_photos + landscapes mix holds a whole face (--min-scale 0.5)
 
 from __future__ import annotations
 
-import cv2
+from functools import cache
+
 import numpy as np
 import torch
 
-from models.faces import CASCADE_FILE
+from models.faces import load_face_cascade
 from train.losses.webcam_losses import luma, sobel_magnitude
 
 MIN_FACE = 24  # px: the cascade's own window
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the crop
-_cascade: cv2.CascadeClassifier | None = None
-
-
-def _face_cascade() -> cv2.CascadeClassifier:
-    """The frontal-face cascade the app and the evaluation use, read once (a loss term imports
-    nothing else of train/, tests/test_layering.py)."""
-    global _cascade
-    if _cascade is None:
-        _cascade = cv2.CascadeClassifier(CASCADE_FILE)
-    return _cascade
+_face_cascade = cache(load_face_cascade)  # read once per process
 
 
 def photo_faces(photos: torch.Tensor, min_size: int = MIN_FACE) -> list[list[Box]]:
