@@ -236,12 +236,15 @@ def test_real_command_tiny_run_killed_and_resumed(qtbot, make_window, settings_f
     window = make_window()
     wait_frames(qtbot, window, 2)
     dialog = open_dialog(qtbot, window)
-    dialog.grabber.seconds, dialog.grabber.interval = 0.8, 0.1
+    # 2 s of photos at 0.1 s: a live view that stalls for a second still gives some (with 0.8 s,
+    # two fresh-clone runs of the full suite ended with none, or never started)
+    dialog.grabber.seconds, dialog.grabber.interval = 2.0, 0.1
     fill(qtbot, dialog, paintings(tmp_path / "paintings"), "tiny_real")
     dialog.base.setCurrentIndex(dialog.base.findData("monet"))
     dialog.extra_args = ["--steps", "6", "--crop-size", "32", "--load-size", "36"]
     dialog.start()
-    qtbot.waitUntil(lambda: dialog.state == "running", timeout=CAPTURE_MS)
+    qtbot.waitUntil(lambda: dialog.state != "capturing", timeout=CAPTURE_MS)
+    assert dialog.state == "running", (dialog.state, dialog.message.text())
     process = dialog.job.process
     qtbot.waitUntil(lambda: (dialog.job.last or {}).get("phase") == "train" or dialog.state == "ended", timeout=120_000)
     process.kill()
