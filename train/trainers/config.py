@@ -290,7 +290,11 @@ class DistillConfig(RunConfig):
         "up to --load-size before cropping, so that faces come as small as a webcam frames them (1 = always --load-size)",
     )
     student: str = _opt("lite", "student generator preset", choices=tuple(PRESETS))
-    ngf: int | None = _opt(None, "override the student preset's width")
+    ngf: int | None = _opt(
+        None,
+        "override the student preset's width; with --fine-tune, a larger width than the teacher's starts the student "
+        "as a widened copy of it (train/trainers/widen.py: the same picture, new channels to train)",
+    )
     n_blocks: int | None = _opt(None, "override the student preset's residual blocks")
     fine_tune: bool = _opt(
         False, "start the student as a copy of the teacher (architecture and weights): fine-tune a style"
@@ -350,7 +354,13 @@ class DistillConfig(RunConfig):
         if self.fine_tune:
             if teacher is None:
                 raise StyleCamError("--fine-tune needs the teacher's architecture")
-            return teacher
+            if self.ngf is None or self.ngf == teacher.ngf:
+                return teacher
+            if self.ngf < teacher.ngf:
+                raise StyleCamError(
+                    f"--ngf {self.ngf}: a fine-tune can widen the teacher (ngf {teacher.ngf}), not narrow it"
+                )
+            return dataclasses.replace(teacher, ngf=self.ngf)
         base = PRESETS[self.student]
         return dataclasses.replace(
             base,

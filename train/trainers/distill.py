@@ -69,6 +69,7 @@ from train.trainers.loop import (
     sync_schedule,
 )
 from train.trainers.progress import save_grid
+from train.trainers.widen import widen_generator
 
 __all__ = ["DistillConfig", "Distiller", "load_teacher", "main", "run_distill"]
 
@@ -125,7 +126,10 @@ class Distiller:
         torch.manual_seed(config.seed)
         self.teacher = teacher.to(self.device).eval().requires_grad_(False)
         if config.fine_tune:
-            self.student = copy.deepcopy(self.teacher).train()
+            if self.student_config == teacher_config:
+                self.student = copy.deepcopy(self.teacher).train()
+            else:
+                self.student = widen_generator(self.teacher, self.student_config, config.seed).train()
             for name, p in self.student.named_parameters():  # the palette map stays fixed, as in training
                 p.requires_grad_(not name.startswith("palette."))
         else:
@@ -147,7 +151,8 @@ class Distiller:
         if config.fine_tune:  # the student starts as the teacher: its features need no mapping yet
             with torch.no_grad():
                 for adapter in self.adapters:
-                    adapter.weight.copy_(torch.eye(adapter.out_channels).view_as(adapter.weight))
+                    eye = torch.eye(adapter.out_channels, adapter.in_channels)  # a widened student's new channels: 0
+                    adapter.weight.copy_(eye.view_as(adapter.weight))
                     adapter.bias.zero_()
         self.nce_tap, self.nce = None, None
         if config.lambda_nce > 0:
