@@ -112,7 +112,7 @@ class MakeStyleDialog(QDialog):
         self.job = MakeStyleJob(self)
         self.job.progress.connect(self._on_progress)
         self.job.finished.connect(self._on_finished)
-        self.grabber = FrameGrabber(controller.frame_ready, self.tasks)
+        self.grabber = FrameGrabber(controller.frame_ready, self.tasks, shown=controller.last_frame)
         self.grabber.tick.connect(self._on_grab_tick)
         self.grabber.finished.connect(self._on_grab_finished)
         self.extra_args: list[str] = []  # more command-line options (tests: a tiny run)

@@ -23,10 +23,14 @@ class FrameGrabber(QObject):
     tick = Signal(float, int)  # seconds left, photos taken
     finished = Signal(int)  # photos taken
 
-    def __init__(self, frames_signal, tasks: TaskThread, seconds: float = 30.0, interval: float = 0.5) -> None:
+    def __init__(
+        self, frames_signal, tasks: TaskThread, seconds: float = 30.0, interval: float = 0.5, shown=None
+    ) -> None:
+        """`shown`: the frame on screen when the grabber is made (a ProcessedFrame or None), so a
+        live view that is paused or slow to send the next one still gives photos."""
         super().__init__()
         self.tasks, self.seconds, self.interval = tasks, seconds, interval
-        self.latest: np.ndarray | None = None
+        self.latest: np.ndarray | None = shown.original if shown is not None else None
         self.taken = 0
         self.folder: Path | None = None
         self._started = 0.0

@@ -261,3 +261,32 @@ def test_real_command_tiny_run_killed_and_resumed(qtbot, make_window, settings_f
     assert display in menu_texts(window)
     dialog.use_button.click()
     wait_style(qtbot, window, "tiny_real", timeout=60_000)
+
+
+def test_the_grabber_takes_photos_of_the_shown_frame_when_no_new_one_comes(qtbot, tmp_path: Path) -> None:
+    """A paused or stalled live view still gives photos: the frame on screen when the dialog
+    opened, until a newer one arrives."""
+    from PySide6.QtCore import QObject, Signal
+
+    from app.frames import ProcessedFrame
+    from app.make_style.frame_grab import FrameGrabber
+    from app.make_style.tasks import TaskThread
+
+    class Silent(QObject):
+        frames = Signal(object)
+
+    shown_image = np.full((48, 64, 3), (40, 120, 200), np.uint8)
+    shown = ProcessedFrame(shown_image, shown_image, 1, 0.0, 0.0, 1.0, "monet")
+    silent, tasks = Silent(), TaskThread()
+    grabber = FrameGrabber(silent.frames, tasks, seconds=0.3, interval=0.1, shown=shown)
+    try:
+        with qtbot.waitSignal(grabber.finished, timeout=5_000) as taken:
+            grabber.start(tmp_path / "frames")
+        qtbot.waitUntil(
+            lambda: tasks.pending() == 0 and len(list((tmp_path / "frames").glob("*.jpg"))) == taken.args[0]
+        )
+    finally:
+        tasks.stop()
+    assert taken.args[0] >= 2
+    photo = cv2.imread(str(tmp_path / "frames" / "frame_000.jpg"))
+    assert photo.shape == shown_image.shape and np.abs(photo.astype(int) - shown_image).max() <= 3
