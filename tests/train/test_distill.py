@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
 import torch
 
 from models.checkpoints import save_generator
+from models.errors import StyleCamError
 from models.registry import GeneratorConfig, create_generator
 from models.style_library import StyleLibrary
 from train.trainers.checkpoint import load_checkpoint
@@ -104,7 +106,7 @@ def test_the_webcam_fine_tunes_checkpoints_still_load_export_and_resume(dataroot
     state = load_checkpoint(run)
     added = {"snapshot_every": 0, "lambda_grid": 0.0, "texture_levels": 1, "lambda_nce": 0.0,  # fields added since
              "lambda_palette": 0.0, "paintings": None, "palette_batch": 4, "extra_photos": None,
-             "palette_levels": 0, "min_scale": 1.0, "lambda_faces": 0.0}  # fmt: skip
+             "palette_levels": 0, "min_scale": 1.0, "lambda_faces": 0.0, "extra_share": 0.0}  # fmt: skip
     assert state["config"] == {**tiny, **added}
     state["config"] = tiny  # as the running fine-tunes wrote it
     torch.save(state, run / "checkpoints" / "latest.pt")
@@ -121,7 +123,6 @@ def test_the_webcam_fine_tunes_checkpoints_still_load_export_and_resume(dataroot
 def test_distill_resume_follows_the_step_when_the_schedule_is_stale(dataroot: Path, tmp_path: Path) -> None:
     """The schedule re-sync CycleGAN runs have: a distillation checkpoint whose scheduler epoch
     is off its step resumes at its step's learning rate, with a warning."""
-    import pytest
 
     from train.trainers.loop import lr_factor
 
@@ -147,3 +148,16 @@ def test_extra_photos_are_mixed_in_with_the_photos(dataroot: Path, tmp_path: Pat
     run_distill(config, quiet=True)
     data = load_checkpoint(tmp_path / "run")["data"]
     assert data["images"] == 6 + 3 and str(dataroot / "testA") in data["photos"]
+
+
+def test_extra_share_repeats_the_photos_to_bring_the_extra_ones_down(dataroot: Path, tmp_path: Path) -> None:
+    teacher_path = _teacher(tmp_path / "teacher.safetensors")
+    config = _config(dataroot, teacher_path, tmp_path / "run", max_steps=2, extra_photos=str(dataroot / "testA"),
+                     extra_share=0.2)  # fmt: skip
+    run_distill(config, quiet=True)
+    data = load_checkpoint(tmp_path / "run")["data"]
+    assert data["photo_repeats"] == 2 and data["images"] == 2 * 6 + 3  # 3 of 15: the share asked, 0.2
+    assert DistillConfig(teacher="x", extra_share=0.5).photo_repeats(1000, 3259) == 3  # 52% webcam photos
+    assert DistillConfig(teacher="x", extra_share=0.9).photo_repeats(1000, 3259) == 1  # already lower
+    with pytest.raises(StyleCamError, match="extra-share"):
+        DistillConfig(teacher="x", extra_share=0.5).validate()  # no --extra-photos

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 import warnings
@@ -284,6 +285,11 @@ class DistillConfig(RunConfig):
     extra_photos: str | None = _opt(
         None, "a second folder of photos mixed in with the first (e.g. webcam_photos/trainA: faces and rooms)"
     )
+    extra_share: float = _opt(
+        0.0,
+        "the share of training crops drawn from --extra-photos (0 = as the folders' sizes give it); the first "
+        "folder's photos are repeated to bring the extra ones down to about this share, never below it",
+    )
     min_scale: float = _opt(
         1.0,
         "resize each photo's short side to a random size from MIN_SCALE x --load-size (never below --crop-size) "
@@ -379,6 +385,13 @@ class DistillConfig(RunConfig):
         """The photo folders a step draws from: the photos, then --extra-photos."""
         return [self.photo_dir(), *([Path(self.extra_photos)] if self.extra_photos else [])]
 
+    def photo_repeats(self, photos: int, extra: int) -> int:
+        """How many times the first folder's `photos` go into an epoch beside `extra` photos, so the
+        extra ones make about --extra-share of it (1 when the share is off or already lower)."""
+        if not self.extra_share or not photos or not extra:
+            return 1
+        return max(1, math.floor(extra * (1 - self.extra_share) / (self.extra_share * photos)))
+
     def min_load_size(self) -> int:
         """The smallest short side a photo is drawn at (--min-scale of --load-size, not below the crop)."""
         return max(self.crop_size, round(self.min_scale * self.load_size))
@@ -396,6 +409,8 @@ class DistillConfig(RunConfig):
             raise StyleCamError("--palette-batch must be >= 1 and --palette-levels >= 0")
         if not 0.0 < self.min_scale <= 1.0:
             raise StyleCamError(f"--min-scale {self.min_scale} must be in (0, 1]")
+        if not 0.0 <= self.extra_share < 1.0 or (self.extra_share and not self.extra_photos):
+            raise StyleCamError(f"--extra-share {self.extra_share} must be in [0, 1) and needs --extra-photos")
         if self.pixel_pool < 1 or self.texture_levels < 1 or self.consistency_shift < 0 or self.consistency_noise < 0:
             raise StyleCamError(
                 "--pixel-pool and --texture-levels must be >= 1, --consistency-shift and --consistency-noise >= 0"

@@ -284,7 +284,8 @@ def run_distill(config: DistillConfig, resume_state: dict | None = None, quiet: 
     run_dir = config.run_dir()
     summary = " + ".join(scan.summary() for scan in scans)
     say(f"distil {teacher_config.describe()} -> {distiller.student_config.describe()} on {summary}")
-    files = tuple(f for scan in scans for f in scan.files)
+    repeats = config.photo_repeats(len(scans[0].files), sum(len(scan.files) for scan in scans[1:]))
+    files = scans[0].files * repeats + tuple(f for scan in scans[1:] for f in scan.files)
     dataset = SingleDomainDataset(
         files, config.load_size, config.crop_size, config.flip, config.seed, config.min_load_size()
     )
@@ -299,7 +300,7 @@ def run_distill(config: DistillConfig, resume_state: dict | None = None, quiet: 
     if config.lambda_palette > 0:
         batches = zip(batches, _painting_batches(config, distiller.step), strict=False)
     extra = {"teacher": config.teacher, "teacher_config": teacher_config.to_dict(),
-             "hardware": hardware_description(device), "data": {"photos": " + ".join(str(scan.folder) for scan in scans), "images": len(files)}}  # fmt: skip
+             "hardware": hardware_description(device), "data": {"photos": " + ".join(str(scan.folder) for scan in scans), "images": len(files), "photo_repeats": repeats}}  # fmt: skip
     run_loop(
         distiller, config, config.max_steps, batches, lambda: distiller.state_dict(extra),
         lambda path: _save_samples(path, distiller, samples), resumed=resume_state is not None, device=device,
