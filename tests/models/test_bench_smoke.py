@@ -46,3 +46,21 @@ def test_bench_costs_suite_measures_each_stage(tmp_path: Path) -> None:
     for row in data["costs"]["rows"]:
         if "skipped" not in row:
             assert row["on_ms"] > 0 and row["off_ms"] > 0 and row["frames"] >= 1
+
+
+def test_style_cost_compares_two_styles_in_turns() -> None:
+    """`python -m benchmarks.style_cost`: two shipped styles (one of them wider) through the engine."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.style_cost",
+        "--styles",
+        "vangogh",
+        str(REPO / "weights" / "monet.safetensors"),
+    ]
+    cmd += ["--size", "64", "--precision", "fp32", "--rounds", "1", "--per-round", "3"]
+    run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [line.split() for line in run.stdout.splitlines() if " fp32 " in f" {line} "]
+    assert [row[0] for row in rows] == ["vangogh", str(REPO / "weights" / "monet.safetensors")]
+    assert rows[0][-1] == "1.00x" and float(rows[1][-1].rstrip("x")) > 0
