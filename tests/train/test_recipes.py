@@ -134,7 +134,7 @@ def test_overrides_are_typed_and_checked() -> None:
 
 
 def test_ukiyoe_recipe_replays_every_stage_into_a_library(dataroot: Path, tmp_path: Path, capsys) -> None:
-    """All six stages (scratch, resumed with another prior, palette, colour guard, the two webcam
+    """All seven stages (scratch, resumed with another prior, palette, colour guard, the three webcam
     fine-tunes) at 1/1000 of their steps on the tiny domains, through `python -m train --recipe`;
     the export lands in the library named, the runs under --out, and a second call skips the
     finished stages."""
@@ -142,7 +142,7 @@ def test_ukiyoe_recipe_replays_every_stage_into_a_library(dataroot: Path, tmp_pa
     args = ["--recipe", "ukiyoe", "--dataroot", str(dataroot), "--out", str(out), "--library", str(lib),
             "--max-steps-scale", "0.001", "--no-bars", *[a for s in TINY for a in ("--set", s)]]  # fmt: skip
     assert train_cli(args) == 0
-    stages = ("demod", "flat_texture", "palette", "colour_guard", "webcam", "webcam_faces")
+    stages = ("demod", "flat_texture", "palette", "colour_guard", "webcam", "webcam_faces", "webcam_people")
     assert sorted(p.name for p in out.iterdir()) == sorted(stages)
     scratch, resumed = load_checkpoint(out / "demod"), load_checkpoint(out / "flat_texture")
     assert (scratch["step"], resumed["step"]) == (10, 12)  # 10,000 and 12,500 steps, scaled
@@ -154,6 +154,10 @@ def test_ukiyoe_recipe_replays_every_stage_into_a_library(dataroot: Path, tmp_pa
     assert webcam["config"]["lambda_texture"] == 10.0 and webcam["teacher"] == str(out / "colour_guard")
     faces = load_checkpoint(out / "webcam_faces")
     assert faces["config"]["lambda_structure"] == 4.0 and faces["teacher"] == str(out / "webcam")
+    people = load_checkpoint(out / "webcam_people")
+    assert people["teacher"] == str(out / "webcam_faces") and people["config"]["extra_share"] == 0.5
+    assert people["config"]["lambda_palette"] == 5.0 and people["config"]["lambda_faces"] == 60.0
+    assert people["generator_config"]["ngf"] == 8  # --set ngf=8 for the tiny domains: no widening
 
     style = StyleLibrary(lib).resolve("ukiyoe_replay")
     assert style.config.colour_guard == 8 and style.config.palette and style.config.ngf == 8
@@ -161,7 +165,9 @@ def test_ukiyoe_recipe_replays_every_stage_into_a_library(dataroot: Path, tmp_pa
     capsys.readouterr()
     assert train_cli([*args, "--name", "again"]) == 0
     printed = capsys.readouterr().out
-    assert all(f"{name}: done" in printed for name in ("demod", "flat_texture", "webcam", "webcam_faces"))
+    assert all(
+        f"{name}: done" in printed for name in ("demod", "flat_texture", "webcam", "webcam_faces", "webcam_people")
+    )
     assert StyleLibrary(lib).resolve("again").config == style.config
 
 
