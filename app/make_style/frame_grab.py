@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.frames import ProcessedFrame
 from app.make_style.tasks import TaskThread, write_photo
 
 PROMPT = "Move, show your face and the room"
@@ -24,9 +25,14 @@ class FrameGrabber(QObject):
     finished = Signal(int)  # photos taken
 
     def __init__(
-        self, frames_signal, tasks: TaskThread, seconds: float = 30.0, interval: float = 0.5, shown=None
+        self,
+        frames_signal,
+        tasks: TaskThread,
+        seconds: float = 30.0,
+        interval: float = 0.5,
+        shown: ProcessedFrame | None = None,
     ) -> None:
-        """`shown`: the frame on screen when the grabber is made (a ProcessedFrame or None), so a
+        """`shown`: the frame on screen when the grabber is made (None before the first), so a
         live view that is paused or slow to send the next one still gives photos."""
         super().__init__()
         self.tasks, self.seconds, self.interval = tasks, seconds, interval
