@@ -90,6 +90,7 @@ def test_recipe_reproduces_the_manifest_record(name: str) -> None:
         tune["load_size"],
     )
     assert options.min_scale == tune.get("min_scale", 1.0)
+    assert options.extra_share == tune.get("extra_share", 0.0)
     exported = ("grid", "structure", "consistency", "texture", "nce", "palette", "faces")  # train/stages/export.py
     assert {k: v for k, v in tune["priors"].items() if k.startswith("lambda_")} == {
         f"lambda_{k}": getattr(options, f"lambda_{k}") for k in exported if getattr(options, f"lambda_{k}")
@@ -162,6 +163,7 @@ def test_ukiyoe_recipe_replays_every_stage_into_a_library(dataroot: Path, tmp_pa
     style = StyleLibrary(lib).resolve("ukiyoe_replay")
     assert style.config.colour_guard == 8 and style.config.palette and style.config.ngf == 8
     assert style.training["kind"] == "distill" and style.evaluation["swd"]
+    assert style.training["extra_share"] == 0.5 and style.training["min_scale"] == 0.5
     capsys.readouterr()
     assert train_cli([*args, "--name", "again"]) == 0
     printed = capsys.readouterr().out

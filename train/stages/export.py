@@ -53,6 +53,7 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
         "crop_size": cfg.get("crop_size"),
         "load_size": cfg.get("load_size"),
         **({"min_scale": cfg["min_scale"]} if cfg.get("min_scale", 1.0) < 1.0 else {}),  # photos drawn smaller
+        **({"extra_share": cfg["extra_share"]} if cfg.get("extra_share") else {}),  # --extra-photos' share
         "batch_size": cfg.get("batch_size"),
         "gan_loss": cfg.get("gan_loss"),
         "wall_time_minutes": round(state.get("train_seconds", 0.0) / 60, 1),
