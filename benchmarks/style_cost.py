@@ -10,9 +10,9 @@ suite does, so both see the same machine load. Compare the ratio, not the absolu
 from __future__ import annotations
 
 import argparse
-import statistics
 from pathlib import Path
 
+from benchmarks.bench import summary
 from benchmarks.stage_costs import CLIP, clip_frames, measure_pair
 from models.style_library import StyleLibrary
 
@@ -27,10 +27,10 @@ def style_costs(
     rows = []
     for precision in precisions:
         times = measure_pair(variants, size, frames, rounds, per_round, precision)
-        base = statistics.median(times[styles[0]])
+        stats = {name: summary(times[name]) for name in styles}
+        base = stats[styles[0]]["median"]
         for name in styles:
-            median = statistics.median(times[name])
-            p95 = statistics.quantiles(times[name], n=20)[-1]
+            median, p95 = stats[name]["median"], stats[name]["p95"]
             rows.append({"style": name, "precision": precision, "size": size, "median_ms": round(median, 2),
                          "p95_ms": round(p95, 2), "ratio": round(median / base, 3)})  # fmt: skip
     return rows
