@@ -14,10 +14,13 @@ import pytest
 
 from app.controller import NO_STYLES_MESSAGE
 from app.sources import DemoSource
+from models.backends import openvino_available
 from models.engine import InferenceEngine
 from models.errors import MediaError
+from models.precision import cpu_has_bf16
 from models.video_io import VideoReader
 from tests.app.conftest import FRAME_TIMEOUT_MS, python_threads, wait_frames, wait_style
+from train.stages.colour_guard import main as colour_guard_main
 
 pytestmark = pytest.mark.slow
 
@@ -372,3 +375,18 @@ def test_stabilizer_key_t_follows_every_engine_persists_and_resets_on_a_new_sour
     assert not once.act_stabilize.isChecked() and not once.controller.stabilize
     once.close()
     assert make_window(source="demo").act_stabilize.isChecked()
+
+
+@pytest.mark.skipif(not openvino_available(), reason="bf16 runs on the OpenVINO backend, which is not installed")
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bf16 instructions (AVX512-BF16 or AMX)")
+def test_the_status_bar_names_the_precision_each_style_runs_in(qtbot, make_window, styles) -> None:
+    """A style with a colour guard runs fp32 under a bf16 engine: the status bar says so, as the HUD."""
+    assert colour_guard_main(["beta", "--block", "8", "--library", str(styles.root)]) == 0
+    window = make_window("demo", style="beta", precision="bf16")
+    wait_style(qtbot, window, "beta")
+    wait_frames(qtbot, window, 3)
+    qtbot.waitUntil(lambda: "CPU fp32" in window.device_label.text(), timeout=2000)
+    assert "CPU fp32" in " ".join(window.view.hud_lines)
+    window.choose_style(window.style_combo.findData("alpha"))
+    wait_style(qtbot, window, "alpha")
+    qtbot.waitUntil(lambda: "CPU bf16" in window.device_label.text(), timeout=FRAME_TIMEOUT_MS)
