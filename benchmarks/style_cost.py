@@ -26,14 +26,22 @@ def style_costs(
     frames, _source = clip_frames(clip, max(per_round * 3, 60))
     rows = []
     for precision in precisions:
-        times = measure_pair(variants, size, frames, rounds, per_round, precision)
+        described: dict[str, str] = {}
+        times = measure_pair(variants, size, frames, rounds, per_round, precision, described)
         stats = {name: summary(times[name]) for name in styles}
         base = stats[styles[0]]["median"]
         for name in styles:
             median, p95 = stats[name]["median"], stats[name]["p95"]
-            rows.append({"style": name, "precision": precision, "size": size, "median_ms": round(median, 2),
+            rows.append({"style": name, "precision": precision, "runs": runs_in(described[name]), "size": size,
+                         "median_ms": round(median, 2),
                          "p95_ms": round(p95, 2), "ratio": round(median / base, 3)})  # fmt: skip
     return rows
+
+
+def runs_in(description: str) -> str:
+    """The precision an engine's `describe()` names ("CPU fp32 OpenVINO ..." -> "fp32")."""
+    words = description.split()
+    return words[1] if len(words) > 1 and words[0] == "CPU" else words[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,9 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.styles) < 2:
         parser.error("--styles needs at least two styles to compare")
     rows = style_costs(args.styles, args.size, args.precision, args.rounds, args.per_round)
-    print(f"{'style':<44}{'precision':>10}{'median ms':>11}{'p95':>8}{'ratio':>8}")
+    print(f"{'style':<44}{'asked':>7}{'runs':>6}{'median ms':>11}{'p95':>8}{'ratio':>8}")
     for r in rows:
-        print(f"{r['style']:<44}{r['precision']:>10}{r['median_ms']:>11.1f}{r['p95_ms']:>8.1f}{r['ratio']:>7.2f}x")
+        print(f"{r['style']:<44}{r['precision']:>7}{r['runs']:>6}{r['median_ms']:>11.1f}{r['p95_ms']:>8.1f}"
+              f"{r['ratio']:>7.2f}x")  # fmt: skip
     print(f"640x480 frames at {args.size}px, stabilizer on, Detail 0; the styles in turns, ratio to the first")
     return 0
 

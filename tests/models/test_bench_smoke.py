@@ -64,3 +64,4 @@ def test_style_cost_compares_two_styles_in_turns() -> None:
     rows = [line.split() for line in run.stdout.splitlines() if " fp32 " in f" {line} "]
     assert [row[0] for row in rows] == ["vangogh", str(REPO / "weights" / "monet.safetensors")]
     assert rows[0][-1] == "1.00x" and float(rows[1][-1].rstrip("x")) > 0
+    assert all(row[1:3] == ["fp32", "fp32"] for row in rows)  # asked, and what the engine ran
