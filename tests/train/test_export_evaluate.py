@@ -43,11 +43,13 @@ def test_export_then_engine(trained_run: Path, tmp_path: Path, capsys) -> None:
     domain_a = Path(style.training["data"]["domain_a"])
     assert not domain_a.is_absolute()
     data = (tmp_path.parent / domain_a).resolve().parent
+    StyleLibrary(tmp_path).update_entry("red2blue", evaluation={"generator": "an earlier, narrower generator"})
     args = ["--style", "red2blue", "--library", str(tmp_path), "--photos", str(data / "testA"), "--style-images",
             str(data / "testB"), "--size", "48", "--no-timing", "--update-library", "--sheet", str(tmp_path / "s.png")]  # fmt: skip
     assert evaluate_main(args) == 0
     assert "stylized (model)" in capsys.readouterr().out
-    assert "swd" in StyleLibrary(tmp_path).resolve("red2blue").evaluation
+    evaluation = StyleLibrary(tmp_path).resolve("red2blue").evaluation
+    assert "swd" in evaluation and evaluation["generator"] == style.config.describe()
     assert (tmp_path / "s.png").is_file()
 
 

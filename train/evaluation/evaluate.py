@@ -615,7 +615,8 @@ def main(argv: list[str] | None = None) -> int:
                 sheet = args.sheet or Path(f"{style.name}_sheet.png")
                 result = evaluate_generators(model, None, args.photos, args.style_images, sheet=sheet, **common)
             if args.update_library:
-                summary = result.summary()
+                # the figures name the generator they were measured on, not the one an earlier entry had
+                summary = {**result.summary(), "generator": style.config.describe()}
                 if "webcam" in summary:
                     summary["webcam"] = merged_webcam(style.evaluation.get("webcam"), summary["webcam"])
                 library.update_entry(style.name, evaluation=summary)
