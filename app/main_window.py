@@ -467,7 +467,7 @@ class MainWindow(QMainWindow):
         size = f"auto {size}" if self.controller.size_auto else size
         steady = "steady" if engine.stabilize else "steady off"  # the engine's flag, as the size: in use
         detail = f"detail {engine.detail:.2f}" + (" faces" if engine.faces and engine.detail else "")
-        device = engine.describe()  # per style: a colour guard keeps a style in fp32 under a bf16 engine
+        device = engine.describe()  # the style in use's runner, not the one the window started with
         self.device_label.setText(device)
         self.view.hud_lines = [numbers, f"style {style} | {size} | {steady} | {detail} | {device}"]
         if self.controller.virtual_camera_on and not self.virtual_camera_label.isHidden():

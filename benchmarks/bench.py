@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from models.backends import FrameRunner, OpenVinoRunner, TorchRunner  # noqa: E402
+from models.backends import FrameRunner, OpenVinoRunner, TorchRunner, openvino_runner  # noqa: E402
 from models.engine import FrameModel, InferenceEngine  # noqa: E402
 from models.inference_norm import use_inference_norms  # noqa: E402
 from models.registry import PRESETS, create_generator  # noqa: E402
@@ -204,7 +204,7 @@ def bench_generator(
     result["backend"] = type(engine._active.runner).__name__
     runner = engine._active.runner
     eager = eager_forward(generator) if not cuda and result["backend"] != "TorchRunner" else None
-    bf16: OpenVinoRunner | None = None
+    bf16: FrameRunner | None = None
     rng = np.random.default_rng(0)
     for label in sizes:
         h, w = SIZES[label]
@@ -224,7 +224,7 @@ def bench_generator(
             x = (torch.rand(1, 3, h, w) * 255).contiguous(memory_format=torch.channels_last)
             fns["eager"], counts["eager"] = (lambda t=x: eager(t)), n_slow if n_slow == 1 else n
         if with_bf16 and isinstance(runner, OpenVinoRunner) and n_slow > 1:  # bf16 only where frames are cheap
-            bf16 = bf16 or OpenVinoRunner(generator, threads=runner.threads, bf16=True)
+            bf16 = bf16 or openvino_runner(generator, threads=runner.threads, bf16=True)  # as the engine: a guard after
             fns["bf16"], counts["bf16"] = (lambda f=frame, r=bf16: r(f)), n
         if naive and not cuda:
             fns["naive"] = lambda f=frame, h=h, w=w: naive_step(generator, f, h, w)

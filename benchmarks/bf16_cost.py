@@ -6,8 +6,8 @@ alike), and the PSNR of bf16's picture against fp32's on a real webcam frame.
 
 Shapes are WxH of the generator's input: 344x256, 480x360 and 640x480 are a 640x480 camera at
 processing size 256, 360 and 480; 640x360 and 1280x720 a 16:9 one at 360 and 720. A style with a
-colour guard runs fp32 whatever is asked (models/precision.py); its bf16 column is then what an
-engine asked for bf16 runs. Prints one table; `--json FILE` keeps the numbers.
+colour guard runs in bf16 as the engine runs it: the body in bf16, the guard after it in fp32
+(models/backends.py, `GuardAfterRunner`). Prints one table; `--json FILE` keeps the numbers.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from models.backends import OpenVinoRunner, openvino_available
-from models.precision import bf16_safe, cpu_has_bf16
+from models.backends import OpenVinoRunner, openvino_available, openvino_runner
+from models.precision import cpu_has_bf16
 from models.style_library import StyleLibrary
 
 FRAME = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "book.mkv"
@@ -52,7 +52,7 @@ def measure(style: str, shapes: list[str], repeats: int, threads: int) -> list[d
     generator = StyleLibrary().load(style)[0]
     runners = {
         "fp32": OpenVinoRunner(generator, threads, bf16=False),
-        "bf16": OpenVinoRunner(generator, threads, bf16=bf16_safe(generator)),
+        "bf16": openvino_runner(generator, threads, bf16=True),
     }
     rows = []
     for shape in shapes:

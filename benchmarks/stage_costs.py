@@ -95,7 +95,7 @@ def measure_pair(
     """Wall-clock ms of each `engine.process` call per variant, frame by frame in turns.
 
     `described`, when given, receives each variant's `engine.describe()`: what really ran (a style
-    with a colour guard runs fp32 under a bf16 engine)."""
+    with the PyTorch backend runs fp32 under a bf16 engine)."""
     engines = {}
     for name, (generator, options) in variants.items():
         # each engine prepares its own copy: the pair may share one generator (the stabilizer)
@@ -143,8 +143,8 @@ def stage_costs(
         if not variants:
             rows.append({"stage": stage, "skipped": f"{style} has no {stage.replace('_', ' ')}"})
             continue
-        # A colour guard keeps a style in fp32 (models/precision.py): where the CPU runs bf16, its
-        # cost as the app runs it includes that, so it is measured again with both in fp32.
+        # Where the CPU runs bf16 a guarded style runs its body in bf16 and the guard after it in
+        # fp32 (models/backends.py), unguarded in one bf16 graph: measured again with both in fp32.
         precisions = ["auto", "fp32"] if stage == "colour_guard" and bf16_here else ["auto"]
         for size, precision in itertools.product(sizes, precisions):
             times = measure_pair(variants, size, frames, rounds, per_round, precision)

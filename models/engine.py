@@ -29,14 +29,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.backends import FrameModel, FrameRunner, OpenVinoRunner, TorchRunner, openvino_available
+from models.backends import (
+    FrameModel,
+    FrameRunner,
+    GuardAfterRunner,
+    OpenVinoRunner,
+    TorchRunner,
+    openvino_available,
+    openvino_runner,
+)
 from models.detail import Scratch, detail_upscale, face_detail
 from models.device_path import process_full_frame
 from models.errors import StyleCamError
 from models.faces import FaceTracker
 from models.frames import as_bgr, processing_shape, resize
 from models.inference_norm import use_inference_norms
-from models.precision import bf16_safe, resolve_precision
+from models.precision import resolve_precision
 from models.temporal import TemporalStabilizer
 
 __all__ = ["FrameModel", "InferenceEngine", "describe_device", "pick_device"]
@@ -195,7 +203,7 @@ class InferenceEngine:
 
     def describe(self) -> str:
         runner = self._active.runner
-        if isinstance(runner, OpenVinoRunner):
+        if isinstance(runner, (OpenVinoRunner, GuardAfterRunner)):
             return f"CPU {runner.precision} OpenVINO {runner.version} ({runner.threads} threads)"
         if runner is None and self.device.type == "cpu" and self.backend != "torch" and openvino_available():
             return f"CPU {self.precision} OpenVINO ({torch.get_num_threads()} threads)"
@@ -223,10 +231,7 @@ class InferenceEngine:
     def runner(self, generator: nn.Module) -> FrameRunner:
         """Build the frame runner for `generator` on this engine's device, dtype and backend."""
         if self.uses_openvino():
-            bf16 = self.precision == "bf16" and bf16_safe(generator)  # a colour guard needs fp32
-            if self.precision == "bf16" and not bf16 and self.precision_requested == "bf16":
-                self.precision_notice = "bf16 was requested but this style's colour guard needs fp32; running fp32"
-            return OpenVinoRunner(generator, threads=torch.get_num_threads(), bf16=bf16)
+            return openvino_runner(generator, threads=torch.get_num_threads(), bf16=self.precision == "bf16")
         return TorchRunner(self.prepare(generator), self.device, self.dtype, compile=self.compile)
 
     def set_style(self, generator: nn.Module, name: str = "", warmup_shape: tuple[int, int] | None = None) -> None:

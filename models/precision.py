@@ -8,10 +8,10 @@ has it. Asking for bf16 where the CPU lacks it, or on a backend without bf16 ker
 the CPU), is not an error: the engine runs fp32 and says so in one notice line, because a saved
 or scripted `--precision bf16` should keep working when moved to another machine.
 
-A style with a colour guard (models/colour_guard.py) runs fp32 whatever was asked: the guard's
-closed-form 3x3 least-squares solve per frame loses its accuracy in bf16 (Ukiyo-e: 15-38 dB PSNR
-against fp32 on real webcam frames; the same generator without its guard: 55 dB), and OpenVINO
-applies the precision to the whole graph.
+A style with a colour guard (models/colour_guard.py) runs its guard in fp32 whatever was asked:
+the guard's closed-form 3x3 least-squares solve per frame loses its accuracy in bf16 (Ukiyo-e in
+one bf16 graph: 15-38 dB PSNR against fp32 on real webcam frames), so in bf16 the generator runs
+without it and the guard after it (models/backends.py, `GuardAfterRunner`: 50-53 dB).
 
 Support is read from /proc/cpuinfo's flags on Linux; elsewhere from OpenVINO's CPU device
 (OPTIMIZATION_CAPABILITIES lists "BF16" where it has native bf16 kernels); if neither answers,
@@ -78,11 +78,6 @@ def _read_cpuinfo() -> str | None:
 def cpu_has_bf16() -> bool:
     """`detect_bf16()` for this machine, asked once per process."""
     return detect_bf16()
-
-
-def bf16_safe(generator: object) -> bool:
-    """Whether `generator` keeps its picture in bf16: not with a colour guard (module docstring)."""
-    return getattr(generator, "guard", None) is None
 
 
 @dataclass(frozen=True)

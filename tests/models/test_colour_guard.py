@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import copy
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
+from models.backends import GuardAfterRunner, OpenVinoRunner, openvino_available
 from models.colour_guard import ColourGuard, solve_3x3
 from models.engine import InferenceEngine
 from models.style_library import StyleLibrary
-from tests.conftest import tiny_generator
+from tests.conftest import REPO, shared_path, tiny_generator
 from tests.models.test_backends import frames, generator_frame
+from tests.models.test_precision import psnr
 from train.stages.colour_guard import main as colour_guard_main
 
 
@@ -91,3 +94,28 @@ def test_switching_the_guard_on_a_library_style(library: StyleLibrary) -> None:
     assert colour_guard_main(["beta", "--block", "0", "--library", str(library.root)]) == 0
     assert library.load("beta")[0].guard is None
     assert colour_guard_main(["beta", "--block", "1", "--library", str(library.root)]) == 2
+
+
+@pytest.mark.skipif(not openvino_available(), reason="OpenVINO is not installed")
+def test_the_guard_after_the_body_keeps_the_guarded_style_s_picture() -> None:
+    """bf16 runs a guarded style as its body on OpenVINO and the guard after it in PyTorch fp32
+    (models/backends.py). Split the same way in fp32, shipped Ukiyo-e on a real frame gives the
+    one-graph runner's picture within 45 dB (the split guard fits the frame, the one-graph guard
+    the padded frame), and the guard is really applied: without it the picture is further off."""
+    cap = cv2.VideoCapture(str(shared_path("videos", "book.mkv")))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    frame = np.ascontiguousarray(cv2.resize(frame, (344, 256), interpolation=cv2.INTER_AREA))
+    model = StyleLibrary(REPO / "weights").load("ukiyoe")[0]
+    assert model.guard is not None
+    whole = OpenVinoRunner(model, threads=1)(frame).copy()
+    split = GuardAfterRunner(model, threads=1, bf16=False)(frame)
+    assert split.shape == whole.shape and split.flags["C_CONTIGUOUS"]
+    unguarded = copy.deepcopy(model)
+    unguarded.guard = None
+    body = OpenVinoRunner(unguarded, threads=1)(frame)
+    assert psnr(split, whole) >= 45.0 and psnr(body, whole) < psnr(split, whole) - 6, (
+        psnr(split, whole),
+        psnr(body, whole),
+    )
