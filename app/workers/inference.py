@@ -183,6 +183,7 @@ class StyleLoader(QThread):
         self._size_request: tuple[int | None] | None = None
         self._calibrate_next = False  # Auto was asked for before any style: time the first one
         self.calibration: dict[int, float] = {}  # Auto's last timings: ms per frame by size
+        self.calibrated_size: int | None = None  # the size they chose (the policy may move on from it)
         self.busy = False  # building an engine (the CPU is shared with the frames)
         self._preload: list[str] = []
         self._preload_all: list[str] = []
@@ -317,7 +318,8 @@ class StyleLoader(QThread):
                 times.append(engine.last_inference_ms)
             return sorted(times)[len(times) // 2]
 
-        engine.size, self.calibration = calibrate(time_at, auto.sizes, auto.start_budget_ms())
+        self.calibrated_size, self.calibration = calibrate(time_at, auto.sizes, auto.start_budget_ms())
+        engine.size = self.calibrated_size
         engine.reset_stream()  # the timing frames are not the stream's history
 
     def _load(self, key: str) -> tuple[nn.Module, Style]:

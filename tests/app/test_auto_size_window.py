@@ -60,9 +60,11 @@ def test_auto_size_fits_the_machine_steps_down_when_slowed_and_back_up(qtbot, ma
     timings, budget = controller.loader.calibration, auto.start_budget_ms()
     fitting = [size for size, ms in timings.items() if ms <= budget]
     assert list(timings) == sorted(timings) and list(timings)[:3] == [256, 288, 320], timings
-    start = controller.size
+    start = controller.loader.calibrated_size
     assert start == max(fitting) >= 320 and controller.size_auto, timings
-    qtbot.waitUntil(lambda: f"auto {start}px" in hud(window), timeout=5000)
+    # on a loaded CPU the policy may already have stepped down from the start (dwell 2 s here)
+    assert controller.size <= start and controller.size >= 256
+    qtbot.waitUntil(lambda: f"auto {controller.size}px" in hud(window), timeout=5000)
 
     slowed["ms_at_256"] = 250.0  # another program takes the CPU: even 256 px is over the budget
     qtbot.waitUntil(lambda: controller.size == 256, timeout=30_000)  # as far down as it has to go
