@@ -90,19 +90,19 @@ def measure_pair(
     rounds: int,
     per_round: int,
     precision: str = "auto",
-    described: dict[str, str] | None = None,
+    ran: dict[str, str] | None = None,
 ) -> dict[str, list[float]]:
     """Wall-clock ms of each `engine.process` call per variant, frame by frame in turns.
 
-    `described`, when given, receives each variant's `engine.describe()`: what really ran (a style
-    with the PyTorch backend runs fp32 under a bf16 engine)."""
+    `ran`, when given, receives each variant's `engine.running_precision`: what really ran (the
+    PyTorch backend runs fp32 under a bf16 engine)."""
     engines = {}
     for name, (generator, options) in variants.items():
         # each engine prepares its own copy: the pair may share one generator (the stabilizer)
         engines[name] = InferenceEngine(device="cpu", size=size, precision=precision, **options)
         engines[name].set_style(generator, name)
-        if described is not None:
-            described[name] = engines[name].describe()
+        if ran is not None:
+            ran[name] = engines[name].running_precision
         for frame in frames[:3]:  # warm-up at the clip's shape, the stabilizer's first blends included
             engines[name].process(frame)
     times: dict[str, list[float]] = {name: [] for name in engines}

@@ -26,22 +26,16 @@ def style_costs(
     frames, _source = clip_frames(clip, max(per_round * 3, 60))
     rows = []
     for precision in precisions:
-        described: dict[str, str] = {}
-        times = measure_pair(variants, size, frames, rounds, per_round, precision, described)
+        ran: dict[str, str] = {}
+        times = measure_pair(variants, size, frames, rounds, per_round, precision, ran)
         stats = {name: summary(times[name]) for name in styles}
         base = stats[styles[0]]["median"]
         for name in styles:
             median, p95 = stats[name]["median"], stats[name]["p95"]
-            rows.append({"style": name, "precision": precision, "runs": runs_in(described[name]), "size": size,
+            rows.append({"style": name, "precision": precision, "runs": ran[name], "size": size,
                          "median_ms": round(median, 2),
                          "p95_ms": round(p95, 2), "ratio": round(median / base, 3)})  # fmt: skip
     return rows
-
-
-def runs_in(description: str) -> str:
-    """The precision an engine's `describe()` names ("CPU fp32 OpenVINO ..." -> "fp32")."""
-    words = description.split()
-    return words[1] if len(words) > 1 and words[0] == "CPU" else words[0]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -210,6 +210,12 @@ class InferenceEngine:
         return describe_device(self.device) + (" PyTorch compiled" if self.compile else " PyTorch")
 
     @property
+    def running_precision(self) -> str:
+        """What the current style's runner computes in: `precision`, but fp32 for a runner
+        without bf16 (PyTorch on the CPU)."""
+        return getattr(self._active.runner, "precision", self.precision)
+
+    @property
     def cpu_bf16(self) -> bool:
         """Whether the CPU computes in bf16 (the precision in use)."""
         return self.precision == "bf16"
