@@ -39,7 +39,7 @@ EPS = 1e-3
 SUBSAMPLE = 4
 # The app's and `stylize`'s default Detail, and face-aware mode on: chosen by the sweep in
 # docs/detail.md (python -m benchmarks.detail_sweep).
-DEFAULT_DETAIL = 0.1
+DEFAULT_DETAIL = 0.05
 DEFAULT_FACES = True
 # Faces get detail ** FACE_EXPONENT (more than the scene for any detail in (0, 1), the same at the
 # ends, so Detail 0 stays the plain resize and 1 keeps every edge everywhere).
