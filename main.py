@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import TextIO
 
 from models.errors import StyleCamError
+from models.precision import PRECISIONS
 
 DETAIL_HELP = "camera edges kept when the picture is brought to full size: 0 plain resize .. 1 every edge"
 FACES_HELP = "face-aware detail: faces get more detail than the scene (on by default)"
-PRECISION_HELP = "CPU precision: auto = bf16 where the CPU has AVX512-BF16 or AMX, else fp32 (CUDA runs fp16)"
+PRECISION_HELP = (
+    "CPU precision: auto = bf16 where the CPU has AVX512-BF16 or AMX, else fp32; int8 = opt-in, faster on CPUs with"
+    " int8 instructions (VNNI, AMX), a little less faithful (CUDA runs fp16)"
+)
 
 
 def app_size(text: str) -> int | str:
@@ -62,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=app_size,
         help="processing size: auto (the largest that holds the frame rate here), a short side in pixels, 0 = native",
     )
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help=PRECISION_HELP)
+    parser.add_argument("--precision", default="auto", choices=list(PRECISIONS), help=PRECISION_HELP)
     parser.add_argument("--detail", type=float, help=DETAIL_HELP + " (D / Shift+D in the app)")
     parser.add_argument("--faces", action=argparse.BooleanOptionalAction, help=FACES_HELP + " (F in the app)")
     parser.add_argument("--record", type=Path, help="start recording to this .mp4 file at once")
@@ -84,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--strength", type=float, default=1.0, help="blend with the input, 0..1")
     stylize.add_argument("--detail", type=float, help=DETAIL_HELP + " (default: the app's)")
     stylize.add_argument("--faces", action=argparse.BooleanOptionalAction, help=FACES_HELP)
-    stylize.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help=PRECISION_HELP)
+    stylize.add_argument("--precision", default="auto", choices=list(PRECISIONS), help=PRECISION_HELP)
     stylize.add_argument(
         "--no-stabilize", action="store_true", help="videos: each frame on its own, without the temporal stabilizer"
     )

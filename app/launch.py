@@ -1,4 +1,4 @@
-"""Starting the app: `python main.py [--source ...] [--style ...] [--size auto|N] [--precision auto|fp32|bf16]
+"""Starting the app: `python main.py [--source ...] [--style ...] [--size auto|N] [--precision auto|fp32|bf16|int8]
 [--no-stabilize] [--record FILE]`.
 
 Checks for a display, and that Qt's X11 plugin finds its system libraries (`app.platform_check`),

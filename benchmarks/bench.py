@@ -205,6 +205,7 @@ def bench_generator(
     runner = engine._active.runner
     eager = eager_forward(generator) if not cuda and result["backend"] != "TorchRunner" else None
     bf16: FrameRunner | None = None
+    int8: FrameRunner | None = None
     rng = np.random.default_rng(0)
     for label in sizes:
         h, w = SIZES[label]
@@ -226,6 +227,8 @@ def bench_generator(
         if with_bf16 and isinstance(runner, OpenVinoRunner) and n_slow > 1:  # bf16 only where frames are cheap
             bf16 = bf16 or openvino_runner(generator, threads=runner.threads, bf16=True)  # as the engine: a guard after
             fns["bf16"], counts["bf16"] = (lambda f=frame, r=bf16: r(f)), n
+            int8 = int8 or openvino_runner(generator, threads=runner.threads, int8=True)
+            fns["int8"], counts["int8"] = (lambda f=frame, r=int8: r(f)), n
         if naive and not cuda:
             fns["naive"] = lambda f=frame, h=h, w=w: naive_step(generator, f, h, w)
             counts["naive"] = n_slow
@@ -248,6 +251,7 @@ def bench_generator(
         if "bf16" in row:
             photo = natural_frame(h, w)
             row["bf16_psnr_db"] = psnr(engine.process(photo), bf16(photo))
+            row["int8_psnr_db"] = psnr(engine.process(photo), int8(photo))
         if cuda:  # fp16 (the engine) vs an fp32 run of the same frame
             photo = natural_frame(h, w)
             model32 = FrameModel(use_inference_norms(_copy(generator))).eval().requires_grad_(False)
@@ -369,7 +373,7 @@ def print_table(results: list[dict]) -> None:
     print(
         f"\n{'generator':<24}{'GMACs@256':>10} {'device':<7}{'size':<9}{'naive':>8}{'p95':>8}{'eager':>8}"
         f"{'bare':>8}{'p95':>7}{'engine':>8}{'p95':>7}{'eng/bare':>9}{'fps':>7}{'naive/eng':>10}{'RSS MiB':>8}"
-        f"{'bf16':>7}{'PSNR':>6}"
+        f"{'bf16':>7}{'PSNR':>6}{'int8':>7}{'PSNR':>6}"
     )
     for r in results:
         dev = "cuda" if r["device"].startswith("CUDA") else "cpu"
@@ -378,17 +382,20 @@ def print_table(results: list[dict]) -> None:
             mem = row.get("cuda_max_allocated_mib", row["peak_rss_mib"])
             low_psnr = row.get("bf16_psnr_db", row.get("fp16_psnr_db"))
             bf16_psnr = f"{low_psnr:.0f}" if low_psnr is not None else "-"
+            int8_psnr = f"{row['int8_psnr_db']:.0f}" if "int8_psnr_db" in row else "-"
             print(
                 f"{r['generator']:<24}{r['gmacs_256']:>10.2f} {dev:<7}{label:<9}{_ms(row, 'naive'):>8}"
                 f"{_p95(row, 'naive'):>8}{_ms(row, 'eager'):>8}{_ms(row, 'bare'):>8}{_p95(row, 'bare'):>7}"
                 f"{_ms(row, 'engine'):>8}{_p95(row, 'engine'):>7}{row['engine_over_bare']:>8.2f}x"
                 f"{row['engine_fps']:>7.1f}{speedup:>10}{mem:>8.0f}{_ms(row, 'bf16'):>7}{bf16_psnr:>6}"
+                f"{_ms(row, 'int8'):>7}{int8_psnr:>6}"
             )
     print("ms/frame: median and p95. naive = PIL/torchvision fp32 reference path; eager = PyTorch fp32 forward")
     print("(the engine's CPU path before OpenVINO); bare = the engine's backend alone; engine = frame in, frame out;")
     print(
-        "bf16 = the OpenVINO backend in bfloat16 (the app's default where the CPU has it), PSNR dB vs fp32 on a photo."
+        "bf16 = the OpenVINO backend in bfloat16 (the app's default where the CPU has it), PSNR dB vs fp32 on a photo;"
     )
+    print("int8 = the same in int8 (--precision int8, models/quantize.py).")
     for r in results:
         print(f"{r['generator']}: {r['device']}, backend {r['backend']}, style load {r['load_s']:.1f} s")
     print_scaling(results)

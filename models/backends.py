@@ -39,6 +39,7 @@ from torch import nn
 from models import openvino_runtime
 from models.device_path import DeviceStabilizer, stylize_on_device
 from models.lite_generator import fold_demodulation
+from models.quantize import quantize_frame_model
 
 
 class FrameRunner(Protocol):
@@ -125,7 +126,7 @@ class OpenVinoRunner:
     name = "OpenVINO"
     max_shapes = 4
 
-    def __init__(self, generator: nn.Module, threads: int, bf16: bool = False) -> None:
+    def __init__(self, generator: nn.Module, threads: int, bf16: bool = False, int8: bool = False) -> None:
         ov = openvino_runtime.load()
 
         self._core = shared_core()
@@ -139,8 +140,11 @@ class OpenVinoRunner:
             # own capture/display threads.
             "ENABLE_CPU_PINNING": False,
         }
-        self.precision = "bf16" if bf16 else "fp32"
-        model = _Uint8FrameModel(FrameModel(copy.deepcopy(generator).float().eval()).eval()).requires_grad_(False)
+        self.precision = "int8" if int8 else "bf16" if bf16 else "fp32"
+        frame_model = FrameModel(copy.deepcopy(generator).float().eval()).eval()
+        if int8:  # convolutions in int8 between fake-quant pairs; the rest of the graph stays fp32
+            frame_model = quantize_frame_model(frame_model)
+        model = _Uint8FrameModel(frame_model).requires_grad_(False)
         example = torch.zeros(1, 64, 64, 3, dtype=torch.uint8)
         buffer = io.BytesIO()
         with warnings.catch_warnings():
@@ -203,12 +207,15 @@ class GuardAfterRunner:
             return to_uint8(self.guard(x, y))[0].permute(1, 2, 0).contiguous().numpy()
 
 
-def openvino_runner(generator: nn.Module, threads: int, bf16: bool = False) -> OpenVinoRunner | GuardAfterRunner:
+def openvino_runner(
+    generator: nn.Module, threads: int, bf16: bool = False, int8: bool = False
+) -> OpenVinoRunner | GuardAfterRunner:
     """The OpenVINO runner for `generator`: one graph, or in bf16 with a colour guard, the body in
-    bf16 and the guard after it in fp32."""
-    if bf16 and getattr(generator, "guard", None) is not None:
+    bf16 and the guard after it in fp32. In int8 the guard stays in the graph: only convolutions
+    are quantized, so its solve runs in fp32 there."""
+    if bf16 and not int8 and getattr(generator, "guard", None) is not None:
         return GuardAfterRunner(generator, threads)
-    return OpenVinoRunner(generator, threads, bf16=bf16)
+    return OpenVinoRunner(generator, threads, bf16=bf16, int8=int8)
 
 
 class TorchRunner:

@@ -80,8 +80,9 @@ class InferenceEngine:
 
     `backend`: "auto" (OpenVINO for CPU fp32 when installed, else PyTorch), "openvino" or "torch".
     `precision`: the CPU's, "auto" (bf16 where the CPU has AVX512-BF16 or AMX and OpenVINO runs,
-    else fp32), "fp32" or "bf16" (fp32 with `precision_notice` set where bf16 cannot run); on
-    OpenVINO bf16 is 1.9x faster at 45-50 dB PSNR against fp32. CUDA always runs fp16.
+    else fp32), "fp32", "bf16" (fp32 with `precision_notice` set where bf16 cannot run; on
+    OpenVINO bf16 is 1.9x faster at 45-50 dB PSNR against fp32) or "int8" (OpenVINO only,
+    models/quantize.py: 37-41 dB). CUDA always runs fp16.
     `cpu_bf16`: the older spelling; True means precision="bf16", False "fp32".
     `compile`: wrap the PyTorch model in `torch.compile` (CUDA graphs on CUDA; measured slower
     than eager on the 2-core CPU, so off by default).
@@ -117,8 +118,8 @@ class InferenceEngine:
         if self.half:
             resolve_precision(precision, has_bf16=False)  # still rejects a misspelt precision
             self.precision = "fp16"
-            if precision == "bf16":
-                self.precision_notice = "bf16 applies to the CPU; CUDA runs fp16"
+            if precision in ("bf16", "int8"):
+                self.precision_notice = f"{precision} applies to the CPU; CUDA runs fp16"
         else:
             openvino = backend != "torch" and openvino_available()
             resolved = resolve_precision(precision, bf16_backend=openvino)
@@ -237,7 +238,8 @@ class InferenceEngine:
     def runner(self, generator: nn.Module) -> FrameRunner:
         """Build the frame runner for `generator` on this engine's device, dtype and backend."""
         if self.uses_openvino():
-            return openvino_runner(generator, threads=torch.get_num_threads(), bf16=self.precision == "bf16")
+            threads = torch.get_num_threads()
+            return openvino_runner(generator, threads, bf16=self.precision == "bf16", int8=self.precision == "int8")
         return TorchRunner(self.prepare(generator), self.device, self.dtype, compile=self.compile)
 
     def set_style(self, generator: nn.Module, name: str = "", warmup_shape: tuple[int, int] | None = None) -> None:

@@ -377,6 +377,15 @@ def test_stabilizer_key_t_follows_every_engine_persists_and_resets_on_a_new_sour
     assert make_window(source="demo").act_stabilize.isChecked()
 
 
+@pytest.mark.skipif(not openvino_available(), reason="int8 runs on the OpenVINO backend, which is not installed")
+def test_int8_is_reachable_from_the_window_and_named_in_the_hud(qtbot, make_window, styles) -> None:
+    window = make_window("demo", precision="int8")
+    wait_style(qtbot, window, "alpha")
+    wait_frames(qtbot, window, 3)
+    qtbot.waitUntil(lambda: "CPU int8 OpenVINO 2" in window.device_label.text(), timeout=5000)
+    assert window.device_label.text() in " ".join(window.view.hud_lines)
+
+
 @pytest.mark.skipif(not openvino_available(), reason="bf16 runs on the OpenVINO backend, which is not installed")
 @pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bf16 instructions (AVX512-BF16 or AMX)")
 def test_the_status_bar_names_the_precision_each_style_runs_in(qtbot, make_window, styles) -> None:
