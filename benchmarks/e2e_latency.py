@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from models.precision import PRECISIONS
+
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "book.mkv"
 
 
@@ -291,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "--size", nargs="+", default=["256"], help="processing size(s) (short side), 0 = native; auto with --app"
     )
     parser.add_argument("--app", action="store_true", help="through the app's controller (needed for --size auto)")
-    parser.add_argument("--precision", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16"])
+    parser.add_argument("--precision", nargs="+", default=["auto"], choices=list(PRECISIONS))
     parser.add_argument("--source-size", help="scale the clip's frames to WxH, e.g. 1280x720")
     parser.add_argument("--detail", type=float, help="--app: the Detail knob (default: the controller's)")
     parser.add_argument(
