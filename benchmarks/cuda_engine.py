@@ -35,6 +35,7 @@ import torch
 
 from benchmarks.bench import psnr
 from benchmarks.cuda_fidelity import read_frames
+from models import device_path
 from models.detail import DEFAULT_DETAIL
 from models.engine import InferenceEngine
 from models.style_library import StyleLibrary
@@ -148,11 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--json", type=Path)
     parser.add_argument("--faces", action=argparse.BooleanOptionalAction, default=True, help="Keep faces (default on)")
+    parser.add_argument(
+        "--aux-full-max", type=int, help="side buffer at full size up to this short side (default: the engine's)"
+    )
     parser.add_argument("--stabilize", action=argparse.BooleanOptionalAction, default=True, help="the stabilizer (on)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: no CUDA GPU here; pass --device cpu for a smoke test on the CPU", file=sys.stderr)
         return 2
+    if args.aux_full_max is not None:  # a comparison: the side buffer made at full size up to here
+        device_path.AUX_FULL_MAX_SHORT = args.aux_full_max
     frames = read_frames(args.frames)[: args.frames_per_run]
     library = StyleLibrary()
     rows = []

@@ -17,10 +17,11 @@ then stabilizes, upscales with detail and blends on the host. Where the runner o
 - the strength blend, the rounding to uint8, and one download of the final frame, one sync.
 
 What stays on the host is what only needs the small *input* frame, never the stylized one: a
-host resize of the frame to the processing size, from which the DIS optical flow and the
-stabilizer's keep-map (`DeviceStabilizer.plan`) and the face tracker's mask are computed. They
-travel as one small float32 (ph, pw, 4) array [x, y, keep, face mask] appended to the frame's
-upload. So the stylized picture never reaches the host before the final download.
+host resize of the frame to the processing size (to half of it above `AUX_FULL_MAX_SHORT`), from
+which the DIS optical flow and the stabilizer's keep-map (`DeviceStabilizer.plan`) and the face
+tracker's mask are computed. They travel as one small float32 (h, w, 4) array [dx, dy, keep, face
+mask] appended to the frame's upload, and are brought to the processing size on the device
+(`upsample_aux`). So the stylized picture never reaches the host before the final download.
 
 The stabilizer's device state (the previous output) hangs off the engine's per-stream
 `TemporalStabilizer` object (`device_stabilizer`), so `reset_stream()`, which makes a new one,
@@ -42,7 +43,13 @@ from models.faces import FaceTracker
 from models.frames import resize
 from models.temporal import TemporalStabilizer
 
-AUX_CHANNELS = 4  # x, y (where each pixel was in the previous frame), keep, face mask
+AUX_CHANNELS = 4  # dx, dy (where each pixel was in the previous frame), keep, face mask
+# Above this processing short side the side buffer (flow, keep-map, face mask) is made at half the
+# processing size and brought up on the device: on a lent H200's host the stabilizer's host work
+# at 720 px took 35 ms a frame (DIS flow, remap, blur, and a 15 MB buffer to fill and upload),
+# the GPU's whole share 10 ms. The flow and the blurred keep-map are smooth, so half of them loses
+# little (tests/models/test_device_path.py holds the picture to the full-size plan's).
+AUX_FULL_MAX_SHORT = 360
 
 
 class FullFrameRunner(Protocol):
@@ -91,9 +98,10 @@ class DeviceStabilizer:
         self._grid: np.ndarray | None = None
 
     def plan(self, small_in: np.ndarray) -> np.ndarray | None:
-        """Host side, from the BGR uint8 input at the processing size: (h, w, 3) float32
-        [x, y, keep] (where each pixel was in the previous frame, and how much of the previous
-        output it keeps), or None when there is no previous frame of this shape."""
+        """Host side, from the BGR uint8 input (at the processing size or `aux_shape`'s): (h, w, 3)
+        float32 [dx, dy, keep] (how far each pixel moved from the previous frame, in `small_in`'s
+        pixels, and how much of the previous output it keeps), or None when there is no previous
+        frame of this shape."""
         gray = cv2.cvtColor(small_in, cv2.COLOR_BGR2GRAY)
         prev, self._prev_gray = self._prev_gray, gray
         if prev is None or prev.shape != gray.shape:
@@ -106,11 +114,12 @@ class DeviceStabilizer:
         warped_gray = cv2.remap(prev, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         mismatch = cv2.blur(cv2.absdiff(gray, warped_gray), (3, 3)).astype(np.float32)
         keep = np.clip(1.0 - mismatch / self.tolerance, 0.0, 1.0) * np.float32(self.hold)
-        return np.dstack([where, keep])
+        return np.dstack([flow, keep])
 
     def apply(self, styled: torch.Tensor, plan: torch.Tensor | None) -> torch.Tensor:
         """Device side: `styled` (1, 3, h, w) grey levels, `plan` (h, w, >=3) from `plan` on the
-        device (or None); returns the stabilized output, kept as the next frame's previous one."""
+        device, at `styled`'s size (or None); returns the stabilized output, kept as the next
+        frame's previous one."""
         prev = self._prev_out
         if plan is None or prev is None or prev.shape != styled.shape:
             out = styled
@@ -118,8 +127,10 @@ class DeviceStabilizer:
             h, w = styled.shape[-2:]
             # pixel centres -> [-1, 1] with align_corners=True (pixel 0 at -1, pixel w-1 at 1),
             # as cv2.remap reads them; "border" is BORDER_REPLICATE
-            gx = plan[..., 0] * (2.0 / max(w - 1, 1)) - 1.0
-            gy = plan[..., 1] * (2.0 / max(h - 1, 1)) - 1.0
+            xs = torch.arange(w, device=plan.device, dtype=plan.dtype)
+            ys = torch.arange(h, device=plan.device, dtype=plan.dtype)[:, None]
+            gx = (plan[..., 0] + xs) * (2.0 / max(w - 1, 1)) - 1.0
+            gy = (plan[..., 1] + ys) * (2.0 / max(h - 1, 1)) - 1.0
             grid = torch.stack([gx, gy], -1).unsqueeze(0)
             warped = F.grid_sample(prev, grid, mode="bilinear", padding_mode="border", align_corners=True).round_()
             keep = plan[..., 2][None, None]
@@ -139,6 +150,25 @@ def device_stabilizer(host: TemporalStabilizer) -> DeviceStabilizer:
     return state
 
 
+def aux_shape(shape: tuple[int, int]) -> tuple[int, int]:
+    """The side buffer's size for a processing size: the same up to `AUX_FULL_MAX_SHORT`, else half."""
+    h, w = shape
+    return shape if min(h, w) <= AUX_FULL_MAX_SHORT else ((h + 1) // 2, (w + 1) // 2)
+
+
+def upsample_aux(aux: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """The (ah, aw, 4) side buffer brought to `shape` on the device: bilinear (pixel centres, as
+    the host resizes), its flow scaled from the small buffer's pixels to the processing size's."""
+    ah, aw = aux.shape[:2]
+    if (ah, aw) == tuple(shape):
+        return aux
+    up = F.interpolate(aux.permute(2, 0, 1)[None], size=shape, mode="bilinear", align_corners=False)
+    up = up[0].permute(1, 2, 0).contiguous()
+    up[..., 0] *= shape[1] / aw
+    up[..., 1] *= shape[0] / ah
+    return up
+
+
 def process_full_frame(
     runner: FullFrameRunner,
     bgr: np.ndarray,
@@ -152,16 +182,17 @@ def process_full_frame(
     """The engine's frame on the device path: the host work on the small input (flow, keep-map,
     face mask), then one call of the runner that uploads once and downloads the final frame."""
     use_faces = faces is not None and detail > 0.0  # as the host path: faces advance only when used
-    small_in = resize(bgr, *shape) if (stabilizer is not None or use_faces) else None
+    side = aux_shape(shape)
+    small_in = resize(bgr, *side) if (stabilizer is not None or use_faces) else None
     state = device_stabilizer(stabilizer) if stabilizer is not None else None
     plan = state.plan(small_in) if state is not None else None
     mask = None
     if use_faces:
         faces.update(small_in)
-        mask = faces.mask(shape)
+        mask = faces.mask(side)
     aux = None
     if plan is not None or mask is not None:
-        aux = np.zeros((*shape, AUX_CHANNELS), np.float32)
+        aux = np.zeros((*side, AUX_CHANNELS), np.float32)
         if plan is not None:
             aux[..., :3] = plan
         if mask is not None:
@@ -192,9 +223,12 @@ def stylize_on_device(
     has_mask: bool,
 ) -> torch.Tensor:
     """The device work of one frame: `frame` the uploaded BGR uint8 (H, W, 3), `aux` the uploaded
-    (ph, pw, 4) float32 side buffer (or None); returns the final BGR uint8 (H, W, 3), on the device."""
+    float32 side buffer at `aux_shape(shape)` (or None); returns the final BGR uint8 (H, W, 3), on
+    the device."""
     height, width = frame.shape[:2]
     ph, pw = shape
+    if aux is not None:
+        aux = upsample_aux(aux, shape)
     full = frame.permute(2, 0, 1).unsqueeze(0).float()  # grey levels, NCHW
     small_in = device_resize(full, ph, pw)
     x = small_in.to(dtype, memory_format=torch.channels_last)  # BGR [0, 255]: FrameModel's input

@@ -191,3 +191,32 @@ def test_strength_zero_gives_the_frame_back() -> None:
     engine = torch_engine(tiny_generator()[0], size=64, detail=0.5)
     engine.strength = 0.0
     assert np.array_equal(engine.process(frame), frame)
+
+
+def test_above_360_px_the_side_buffer_is_half_size_and_the_picture_stays_the_host_paths(
+    monet: torch.nn.Module,
+) -> None:
+    """Above 360 px the flow, keep-map and face mask are made at half the processing size and
+    brought up on the device (a quarter of the host work and of the side buffer's upload); over a
+    moving clip the stabilized frames stay within a grey level of the host path's full-size ones,
+    and as steady."""
+    frames = clip_frames("sister.mkv", 6)
+    engine = torch_engine(monet, size=400, detail=0.2, faces=True, stabilize=True)
+    runner = engine._active.runner
+    sizes: list[tuple[int, ...] | None] = []
+    upload = runner._upload
+
+    def counting_upload(bgr: np.ndarray, aux: np.ndarray | None):
+        sizes.append(None if aux is None else aux.shape[:2])
+        return upload(bgr, aux)
+
+    runner._upload = counting_upload
+    device, host = both_paths(engine, frames)
+    assert processing_shape(480, 640, 400) == (400, 532) and set(sizes[1 : len(frames)]) == {(200, 266)}
+    diffs = [np.abs(d.astype(int) - h.astype(int)) for d, h in zip(device, host, strict=True)]
+    assert max(float(d.mean()) for d in diffs) < 1.0, [float(d.mean()) for d in diffs]
+
+    def change(outs: list[np.ndarray]) -> float:
+        return float(np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in itertools.pairwise(outs)]))
+
+    assert change(device) < 1.1 * change(host), (change(device), change(host))
