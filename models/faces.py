@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-CASCADE_FILE = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+CASCADE_FILE = getattr(getattr(cv2, "data", None), "haarcascades", "") + "haarcascade_frontalface_default.xml"
 DETECT_SHORT = 200  # short side the cascade sees, in px
 DETECT_EVERY = 6  # frames between detections
 MIN_FACE = 0.1  # smallest face, as a fraction of the short side
@@ -57,6 +57,11 @@ class FaceTrack:
 def load_face_cascade() -> cv2.CascadeClassifier:
     """OpenCV's frontal-face Haar cascade, read from opencv-python's own data (the app's tracker,
     the evaluation and the training's face term all use this one)."""
+    if not hasattr(cv2, "CascadeClassifier"):  # OpenCV 5 moved it to contrib (seen on a lent GPU image)
+        raise RuntimeError(
+            f"OpenCV {cv2.__version__} has no Haar face cascade (OpenCV 5 moved it out); "
+            "install opencv-python-headless<5 as requirements.txt says, or turn Keep faces off (--no-faces)"
+        )
     cascade = cv2.CascadeClassifier(CASCADE_FILE)
     if cascade.empty():
         raise RuntimeError(f"OpenCV's face cascade {CASCADE_FILE} is missing or unreadable; reinstall opencv-python")

@@ -214,3 +214,13 @@ def test_torch_path_matches_the_cpu_path(monet: torch.nn.Module) -> None:
         # OpenCV's and torch's resizes round differently: a grey level or two
         diff = np.abs(dev.astype(int) - cpu.astype(int))
         assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 4
+
+
+def test_an_opencv_without_the_face_cascade_gets_a_one_line_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenCV 5 (a lent GPU image had it) has no CascadeClassifier: say what to install, in one line."""
+    from models import faces
+
+    monkeypatch.delattr(cv2, "CascadeClassifier")
+    with pytest.raises(RuntimeError, match=r"install opencv-python-headless<5") as error:
+        faces.load_face_cascade()
+    assert "\n" not in str(error.value)
