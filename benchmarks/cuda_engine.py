@@ -26,7 +26,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -34,7 +33,7 @@ import numpy as np
 import torch
 
 from benchmarks.bench import psnr
-from benchmarks.cuda_fidelity import read_frames
+from benchmarks.cuda_fidelity import read_frames, timed_process
 from models import device_path
 from models.detail import DEFAULT_DETAIL
 from models.engine import InferenceEngine
@@ -67,14 +66,6 @@ def make_engines(
     return engines
 
 
-def timed(engine: InferenceEngine, frame: np.ndarray, sync) -> tuple[np.ndarray, float]:
-    sync()
-    start = time.perf_counter()
-    out = engine.process(frame)
-    sync()
-    return out, (time.perf_counter() - start) * 1000.0
-
-
 def measure(
     generator: torch.nn.Module,
     name: str,
@@ -87,10 +78,9 @@ def measure(
 ) -> dict:
     """One style at one source and processing size: ms per frame for each kind, and PSNR."""
     engines = make_engines(generator, name, device, size, faces, stabilize)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     for engine in engines.values():  # the first frames compile kernels and fill the caches
         for frame in frames[:3]:
-            timed(engine, frame, sync)
+            timed_process(engine, frame)
     times: dict[str, list[float]] = {k: [] for k in KINDS}
     outputs: list[np.ndarray] = []
     for r in range(rounds):
@@ -99,7 +89,7 @@ def measure(
         order = KINDS if r % 2 == 0 else KINDS[::-1]
         for frame in frames:
             for kind in order:
-                out, ms = timed(engines[kind], frame, sync)
+                out, ms = timed_process(engines[kind], frame)
                 times[kind].append(ms)
                 if kind == "default" and r == 0 and len(outputs) < PSNR_FRAMES:
                     outputs.append(out)
