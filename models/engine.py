@@ -82,7 +82,7 @@ class InferenceEngine:
     `precision`: the CPU's, "auto" (bf16 where the CPU has AVX512-BF16 or AMX and OpenVINO runs,
     else fp32), "fp32", "bf16" (fp32 with `precision_notice` set where bf16 cannot run; on
     OpenVINO bf16 is 1.9x faster at 45-50 dB PSNR against fp32) or "int8" (OpenVINO only,
-    models/quantize.py: 37-41 dB). CUDA always runs fp16.
+    models/quantize.py: 40-46 dB). CUDA always runs fp16.
     `cpu_bf16`: the older spelling; True means precision="bf16", False "fp32".
     `compile`: wrap the PyTorch model in `torch.compile` (CUDA graphs on CUDA; measured slower
     than eager on the 2-core CPU, so off by default).

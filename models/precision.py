@@ -13,7 +13,7 @@ the guard's closed-form 3x3 least-squares solve per frame loses its accuracy in 
 one bf16 graph: 15-38 dB PSNR against fp32 on real webcam frames), so in bf16 the generator runs
 without it and the guard after it (models/backends.py, `GuardAfterRunner`: 50-53 dB).
 
-int8 (models/quantize.py) is opt-in: OpenVINO runs it on any x86 CPU, at 37-41 dB PSNR against
+int8 (models/quantize.py) is opt-in: OpenVINO runs it on any x86 CPU, at 40-46 dB PSNR against
 fp32 on webcam frames; what it gains depends on the CPU's int8 instructions (docs/performance.md).
 
 Support is read from /proc/cpuinfo's flags on Linux; elsewhere from OpenVINO's CPU device

@@ -1,5 +1,5 @@
 """int8 on the CPU (`--precision int8`, models/quantize.py): OpenVINO runs the convolutions on its
-int8 kernels, the shipped styles stay within 35 dB PSNR of fp32 on real webcam frames, a
+int8 kernels, the shipped styles stay within 38 dB PSNR of fp32 on real webcam frames, a
 colour-guarded style keeps its guard in the graph, and where int8 cannot run the engine says so
 and runs fp32."""
 
@@ -79,7 +79,7 @@ def int8_kernels(runner: OpenVinoRunner) -> int:
 @pytest.mark.parametrize("style", ["vangogh", "ukiyoe"])
 def test_int8_runs_int8_kernels_within_35_db_of_fp32_on_real_frames(style: str) -> None:
     """Van Gogh (the default) and Ukiyo-e (a colour guard, which int8 keeps inside the graph: only
-    convolutions are quantized) on two webcam clips: 37-41 dB measured, 35 asserted."""
+    convolutions are quantized) on two webcam clips: 41.6-45.6 dB measured at 256, 38 asserted."""
     frames = real_frames()
     generator = StyleLibrary(REPO / "weights").load(style)[0]
     engines = {p: InferenceEngine("cpu", size=256, precision=p) for p in ("fp32", "int8")}
@@ -91,4 +91,4 @@ def test_int8_runs_int8_kernels_within_35_db_of_fp32_on_real_frames(style: str) 
     for frame in frames:
         fp32, int8 = engines["fp32"].process(frame), engines["int8"].process(frame)
         assert not np.array_equal(fp32, int8), "int8 gave fp32's pixels: it did not run"
-        assert psnr(fp32, int8) >= 35.0, (style, psnr(fp32, int8))
+        assert psnr(fp32, int8) >= 38.0, (style, psnr(fp32, int8))
