@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", default="auto", choices=list(PRECISIONS), help=PRECISION_HELP)
     parser.add_argument("--detail", type=float, help=DETAIL_HELP + " (D / Shift+D in the app)")
     parser.add_argument("--faces", action=argparse.BooleanOptionalAction, help=FACES_HELP + " (F in the app)")
+    parser.add_argument(
+        "--model",
+        choices=["auto", "full", "fast"],
+        help="each style's full model, its fast twin (about 3x less compute), or auto: the twin where the full "
+        "model cannot hold 360 px at the source's frame rate (the default; View > Model in the app)",
+    )
     parser.add_argument("--record", type=Path, help="start recording to this .mp4 file at once")
     parser.add_argument(
         "--no-stabilize", action="store_true", help="turn the temporal stabilizer off for this run (T in the app)"

@@ -26,6 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 AUTO_SIZE = -1  # the settings value (and `Controller.set_size` argument) meaning "Auto"
+# The model a style runs (app/workers/inference.py, StyleLoader): its own, its fast twin, or "auto":
+# the twin when the full model's calibrated size is below FAST_BELOW (a laptop CPU).
+MODELS = ("auto", "full", "fast")
+FAST_BELOW = 360
 LADDER = (256, 288, 320, 360, 384, 432, 480, 540, 576, 720)  # processing short sides
 
 

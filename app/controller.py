@@ -231,6 +231,16 @@ class Controller(QObject):
         return self.inference.size
 
     @property
+    def model(self) -> str:
+        """What the styles run: "auto", "full" or "fast" (app/auto_size.py MODELS)."""
+        return self.loader.model
+
+    def set_model(self, model: str) -> None:
+        """Run every style's full model, its fast twin (where it has one), or ("auto") the twin
+        when the full model cannot hold FAST_BELOW px here; the loader rebuilds the current style."""
+        self.loader.request_model(model)
+
+    @property
     def size_auto(self) -> bool:
         """Whether the size is "Auto" (app/auto_size.py) rather than pinned."""
         return self.inference.auto is not None

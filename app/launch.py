@@ -1,5 +1,5 @@
 """Starting the app: `python main.py [--source ...] [--style ...] [--size auto|N] [--precision auto|fp32|bf16|int8]
-[--no-stabilize] [--record FILE]`.
+[--model auto|full|fast] [--no-stabilize] [--record FILE]`.
 
 Checks for a display, and that Qt's X11 plugin finds its system libraries (`app.platform_check`),
 before Qt is touched (Qt would abort the process), then builds the engine, library, controller
@@ -68,6 +68,8 @@ def create_window(args: argparse.Namespace | None = None) -> MainWindow:
         overrides["stabilize"] = (False, settings.stabilize)
     if getattr(args, "detail", None) is not None:
         overrides["detail"] = (float(args.detail), settings.detail)
+    if getattr(args, "model", None):
+        overrides["model"] = (str(args.model), settings.model)
     if getattr(args, "faces", None) is not None:
         overrides["faces"] = (bool(args.faces), settings.faces)
     for key, (given, _) in overrides.items():

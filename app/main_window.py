@@ -36,6 +36,11 @@ from app.widgets import Banner, app_icon, record_icon
 
 COMPARE_LABELS = {"off": "Stylized only", "side": "Side by side", "split": "Split (drag the line)"}
 SIZES = (AUTO_SIZE, 256, 384, 512, 0)  # processing short side; 0 = native
+MODEL_CHOICES = (  # app/auto_size.py MODELS, as the View > Model menu offers them
+    ("auto", "&Auto (fast model where the full one is too slow)", "The style's fast twin when this machine needs it"),
+    ("full", "&Full model", "Each style's own generator: the most paint, the most compute"),
+    ("fast", "Fa&st model", "Each style's fast twin (about 3x less compute), where it has one"),
+)
 VIRTUAL_CAMERA_PROBLEMS = ("No virtual camera", "virtual camera ")  # how the worker's failure lines start
 
 
@@ -133,6 +138,14 @@ class MainWindow(QMainWindow):
         self.act_faces.setChecked(s.faces)
         self.act_faces.blockSignals(False)
         c.set_faces(s.faces)
+        self.model_group = QActionGroup(self)
+        self.model_actions = {}
+        for model, label, tip in MODEL_CHOICES:
+            act = self._action(label, lambda _=False, m=model: self.set_model(m), "", tip, checkable=True)
+            act.setActionGroup(self.model_group)
+            act.setChecked(model == s.model)
+            self.model_actions[model] = act
+        c.set_model(s.model)  # before the size: Auto size times the model it was given
         self.act_compare = self._action("&Cycle compare mode", self.cycle_compare, "C")
         self.act_stronger = self._action("Strength &up", lambda: self.nudge_strength(0.1), "+")
         self.act_weaker = self._action("Strength &down", lambda: self.nudge_strength(-0.1), "-")
@@ -236,6 +249,8 @@ class MainWindow(QMainWindow):
         view = self.view_menu = menus.addMenu("&View")
         view.addActions([self.act_compare, self.act_stronger, self.act_weaker])
         view.addActions([self.act_more_detail, self.act_less_detail, self.act_faces])
+        model_menu = view.addMenu("&Model")
+        model_menu.addActions(list(self.model_actions.values()))
         view.addActions([self.act_hud, self.act_fullscreen])
         record = menus.addMenu("&Record")
         record.addActions([self.act_record, self.act_record_sbs, self.act_snapshot, self.act_folder])
@@ -432,6 +447,12 @@ class MainWindow(QMainWindow):
         self.controller.set_stabilize(on)
         self.statusBar().showMessage(f"Steady strokes {'on' if on else 'off'} (T)", 3000)
 
+    def set_model(self, model: str) -> None:
+        self.settings.model = model
+        self.session_overrides.pop("model", None)
+        self.controller.set_model(model)
+        self.statusBar().showMessage(f"Model: {model}", 3000)
+
     def set_size(self, size: int) -> None:
         self.settings.size = size
         self.session_overrides.pop("size", None)
@@ -463,6 +484,7 @@ class MainWindow(QMainWindow):
         self.numbers_label.setText(numbers)
         engine = self.controller.engine
         style = self.view.display_names.get(engine.style_name, engine.style_name) or "none (original)"
+        style += " (fast model)" if engine.fast_twin else ""
         size = f"{self.controller.size}px" if self.controller.size else "native"  # in use, not the saved choice
         size = f"auto {size}" if self.controller.size_auto else size
         steady = "steady" if engine.stabilize else "steady off"  # the engine's flag, as the size: in use

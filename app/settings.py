@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
-from app.auto_size import AUTO_SIZE
+from app.auto_size import AUTO_SIZE, MODELS
 from models.detail import DEFAULT_DETAIL, DEFAULT_FACES
 
 ORGANIZATION = "StyleCam"
@@ -56,6 +56,7 @@ class AppSettings:
     stabilize: bool = True  # temporal stabilizer: steady strokes where the scene is still
     detail: float = DEFAULT_DETAIL  # camera edges kept by the upscaling: 0 plain resize .. 1 every edge
     faces: bool = DEFAULT_FACES  # face-aware detail: faces get more of it than the scene
+    model: str = "auto"  # MODELS: each style's full model, its fast twin, or what fits the machine
 
     @classmethod
     def load(cls, store: QSettings) -> AppSettings:
@@ -74,6 +75,8 @@ class AppSettings:
             except (TypeError, ValueError):
                 continue  # a hand-edited or stale value: keep the default
             setattr(values, f.name, value)
+        if values.model not in MODELS:
+            values.model = "auto"
         if values.compare not in COMPARE_MODES:
             values.compare = "off"
         values.strength = min(1.0, max(0.0, values.strength))

@@ -129,6 +129,7 @@ class InferenceEngine:
             torch.backends.cudnn.benchmark = True
         self._lock = threading.Lock()
         self._active = _Active(None, "")
+        self.fast_twin = False  # the style runs its fast twin (set by whoever builds it: the app's loader)
         self._size = size
         self._strength = float(strength)
         self._stabilizer = TemporalStabilizer() if stabilize else None

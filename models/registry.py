@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from models import lite_generator, resnet_generator  # noqa: F401  (their decorators fill the table)
+from models import fast_generator, lite_generator, resnet_generator  # noqa: F401  (their decorators fill the table)
 from models.generator_config import GeneratorConfig, builder_for, register_generator, registered_architectures
 
 __all__ = ["PRESETS", "GeneratorConfig", "available_architectures", "create_generator", "register_generator"]
@@ -17,6 +17,7 @@ PRESETS: dict[str, GeneratorConfig] = {
     "resnet_6blocks": GeneratorConfig("resnet", ngf=64, n_blocks=6),
     "lite": GeneratorConfig("lite", ngf=16, n_blocks=9),
     "lite_hq": GeneratorConfig("lite_hq", ngf=16, n_blocks=9),
+    "lite_fast": GeneratorConfig("lite_fast", ngf=32, n_blocks=4, decoder_norm="demod"),
 }
 
 

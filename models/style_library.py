@@ -103,6 +103,11 @@ class Style:
     evaluation: dict = field(default_factory=dict)
     origin: str = ""  # SHIPPED or USER in the layered library; "" for a single library or a loose file
     shadows_shipped: bool = False  # a user style with the name of a shipped one, which it hides
+    fast_twin: dict = field(default_factory=dict)  # its manifest entry's "fast_twin": a smaller generator
+
+    @property
+    def has_fast_twin(self) -> bool:
+        return bool(self.fast_twin)
 
     @property
     def read_only(self) -> bool:
@@ -116,7 +121,7 @@ class Style:
         return self.path.stat().st_size if self.path.exists() else 0
 
     def to_manifest(self) -> dict:
-        return {
+        entry = {
             "display_name": self.display_name,
             "file": self.path.name,
             "architecture": self.config.to_dict(),
@@ -124,6 +129,7 @@ class Style:
             "training": self.training,
             "evaluation": self.evaluation,
         }
+        return {**entry, "fast_twin": self.fast_twin} if self.fast_twin else entry
 
 
 class StyleLibrary:
@@ -227,6 +233,7 @@ class StyleLibrary:
                 training=entry.get("training", {}),
                 evaluation=entry.get("evaluation", {}),
                 origin=self._origin(root),
+                fast_twin=entry.get("fast_twin") or {},
             )
         except (KeyError, TypeError) as err:
             raise StyleError(
@@ -321,7 +328,56 @@ class StyleLibrary:
             state = clean_state_dict(read_weights(style.path)[0])
         return build_generator(state, style.config, style.path), style
 
+    def fast_twin_style(self, style: Style) -> Style | None:
+        """The style's fast twin (a `lite_fast` generator distilled from it, train/trainers/distill.py)
+        as a Style of the same name, or None when it has none or its entry is broken (warned)."""
+        if not style.fast_twin:
+            return None
+        root = style.path.parent
+        problem = entry_problem(root, style.fast_twin)
+        if problem is None and not (root / style.fast_twin["file"]).is_file():
+            problem = f"names a missing file ({style.fast_twin['file']})"
+        if problem:
+            warnings.warn(f"style {style.name!r}: its fast twin {problem}; using the full model", stacklevel=2)
+            return None
+        twin = style.fast_twin
+        return Style(
+            name=style.name,
+            display_name=style.display_name,
+            path=root / twin["file"],
+            config=GeneratorConfig.from_dict(twin["architecture"]),
+            sha256=twin.get("sha256", ""),
+            training=twin.get("training", {}),
+            evaluation=twin.get("evaluation", {}),
+            origin=style.origin,
+        )
+
     # -- writing (to `root` only: the shipped library is never written) ------------------
+    def add_fast_twin(
+        self,
+        name: str,
+        model: nn.Module,
+        config: GeneratorConfig,
+        training: dict | None = None,
+        evaluation: dict | None = None,
+    ) -> Style:
+        """Write `model` as the fast twin of style `name` (`NAME_fast.safetensors` beside it, and a
+        "fast_twin" table in its entry); a shipped style gets a user copy that carries it."""
+        manifest = self._user_entry(name) if self.layered else self._read_manifest()
+        if name not in manifest["styles"]:
+            raise StyleError(f"style {name!r} is not in the library {self.manifest_path}")
+        target = self.root / f"{name}_fast.safetensors"
+        save_generator(target, model, config)
+        manifest["styles"][name]["fast_twin"] = {
+            "file": target.name,
+            "architecture": config.to_dict(),
+            "sha256": sha256_of(target),
+            "training": training or {},
+            "evaluation": evaluation or {},
+        }
+        self._write_manifest(manifest)
+        return self.fast_twin_style(self._find(name))
+
     def import_style(
         self,
         source: Path,
@@ -380,15 +436,29 @@ class StyleLibrary:
         if shipped is None:
             raise StyleError(f"style {name!r} is not in the library {self.manifest_path}")
         # the user copy shadows the shipped style: same bytes (same checksum), its own file
+        entry = {**json.loads(json.dumps(shipped)), "file": self._copy_in(shipped["file"], f"{name}.safetensors")}
+        twin = entry.get("fast_twin")
+        # a broken twin is copied as it is: the copy warns as the shipped one does
+        if self._twin_file_usable(twin):
+            twin["file"] = self._copy_in(twin["file"], f"{name}_fast.safetensors")
+        manifest["styles"][name] = entry
+        return manifest
+
+    def _twin_file_usable(self, twin: object) -> bool:
+        if not isinstance(twin, dict) or entry_problem(self.shipped_root, twin) is not None:
+            return False
+        return (self.shipped_root / twin["file"]).is_file()
+
+    def _copy_in(self, shipped_file: str, name: str) -> str:
+        """Copy a shipped weights file into the user library as `name`; returns `name`."""
         self.root.mkdir(parents=True, exist_ok=True)
-        target = self.root / f"{name}.safetensors"
+        target = self.root / name
         fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=self.root)
         os.close(fd)
-        shutil.copyfile(self.shipped_root / shipped["file"], tmp)
+        shutil.copyfile(self.shipped_root / shipped_file, tmp)
         make_readable(tmp)
         os.replace(tmp, target)  # a crash mid-copy leaves no half file under the style's name
-        manifest["styles"][name] = {**json.loads(json.dumps(shipped)), "file": target.name}
-        return manifest
+        return name
 
     def update_entry(self, name: str, **fields: dict) -> None:
         """Merge fields (e.g. `evaluation=`) into an existing entry; a shipped style gets a user copy."""
@@ -423,8 +493,10 @@ class StyleLibrary:
             manifest["default"] = None if self.layered else next(iter(manifest["styles"]), None)
         # The manifest goes first: a crash in between leaves a stray file, never an entry without one.
         self._write_manifest(manifest)
-        if not any(e.get("file") == entry.get("file") for e in manifest["styles"].values()):
-            (self.root / entry["file"]).unlink(missing_ok=True)
+        files = {e.get("file") for e in manifest["styles"].values()}
+        for file in (entry.get("file"), (entry.get("fast_twin") or {}).get("file")):
+            if file and file not in files:
+                (self.root / file).unlink(missing_ok=True)
 
     def _write_manifest(self, manifest: dict) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

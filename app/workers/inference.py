@@ -20,6 +20,11 @@ times the current style at the ladder's sizes on the loader thread first (`calib
 the frames keep coming at the size in use. Frames stylized while the loader builds engines are
 not counted: that CPU load says nothing about the size.
 
+The model: a style may carry a fast twin (models/fast_generator.py, distilled from it), about 3x
+cheaper. `model` "full" or "fast" picks one for every style; "auto" (the default) times the full
+model when Auto size calibrates, and when it cannot hold FAST_BELOW px at the source's rate (a
+laptop CPU) builds the twin instead and times that: from then on styles load their twins.
+
 The temporal stabilizer (models/temporal.py) is a knob: the inference thread sets it on whichever
 engine runs the frame, so every style's engine follows it, and starts a new stream (forgets the
 previous output) when the frame comes from a newly opened source or the engine was not the one
@@ -39,7 +44,7 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 from torch import nn
 
-from app.auto_size import AUTO_SIZE, AutoSize, calibrate
+from app.auto_size import AUTO_SIZE, FAST_BELOW, MODELS, AutoSize, calibrate
 from app.frames import CapturedFrame, LatestSlot, ProcessedFrame
 from models.engine import InferenceEngine
 from models.errors import StyleCamError
@@ -175,12 +180,15 @@ class StyleLoader(QThread):
         self.setObjectName("style-loader")
         self.make_engine, self.library, self.worker, self.max_ready = make_engine, library, worker, max_ready
         self.ready: dict[str, tuple[InferenceEngine, Style]] = {}  # used on this thread only
-        self.loaded: dict[str, tuple[nn.Module, Style]] = {}  # CPU generators as read from the library
+        self.loaded: dict[tuple[str, bool], tuple[nn.Module, Style]] = {}  # (name, fast) -> CPU generator
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._request: tuple[str, str | Path, str] | None = None
         self._size_request: tuple[int | None] | None = None
+        self._model_request: str | None = None
+        self.model = "auto"  # MODELS: what was asked for
+        self.fast = False  # whether styles are built from their fast twins now
         self._calibrate_next = False  # Auto was asked for before any style: time the first one
         self.calibration: dict[int, float] = {}  # Auto's last timings: ms per frame by size
         self.calibrated_size: int | None = None  # the size they chose (the policy may move on from it)
@@ -208,6 +216,14 @@ class StyleLoader(QThread):
             self._size_request = (size,)
         self._wake.set()
 
+    def request_model(self, model: str) -> None:
+        """Use the styles' full models, their fast twins, or ("auto") what Auto size's timing favours."""
+        if model not in MODELS:
+            raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
+        with self._lock:
+            self._model_request = model
+        self._wake.set()
+
     def _submit(self, request: tuple) -> None:
         with self._lock:
             self._request = request
@@ -221,7 +237,12 @@ class StyleLoader(QThread):
         while not self._stop.is_set():
             with self._lock:
                 size_request, self._size_request = self._size_request, None
+                model_request, self._model_request = self._model_request, None
                 request, self._request = self._request, None
+                if model_request is not None:
+                    self._set_model(model_request)  # before the size: Auto times the model asked for
+                    if size_request is None and self._model_rebuild():
+                        size_request = (AUTO_SIZE if self.worker.auto is not None else self.worker.size,)
                 if size_request is not None:
                     request, self._request = None, request  # sizes first: the style request waits its turn
                 idle = request is None and size_request is None
@@ -230,7 +251,7 @@ class StyleLoader(QThread):
                     self._preload.remove(preload)
             self.busy = not idle or preload is not None
             if size_request is not None:
-                self._apply_size(size_request[0])
+                self._apply_size(size_request[0], force=model_request is not None)
             elif request is not None:
                 self._handle(*request)
             elif preload is not None:
@@ -254,7 +275,7 @@ class StyleLoader(QThread):
             engine, style = ready if ready and ready[0].size == self.worker.size else self._prepare(str(target))
             if self._calibrate_next and self.worker.auto is not None:
                 self._calibrate_next = False
-                self._calibrate(engine)
+                engine = self._calibrate(engine, style.name)
         except StyleCamError as err:
             self.style_failed.emit(str(target), str(err))
         except (RuntimeError, ValueError, OSError) as err:  # a weights file that builds but does not fit
@@ -263,12 +284,20 @@ class StyleLoader(QThread):
             self.worker.engine = engine  # the switch: the next frame uses it
             self.style_changed.emit(style.name, style.display_name)
 
-    def _apply_size(self, size: int | None) -> None:
+    def _set_model(self, model: str) -> None:
+        self.model = model
+        self._was_fast, self.fast = self.fast, model == "fast"  # "auto" starts from the full model
+
+    def _model_rebuild(self) -> bool:
+        """Whether the model request changes the current style's engine (Auto always times again)."""
+        return self.fast != self._was_fast or (self.model == "auto" and self.worker.auto is not None)
+
+    def _apply_size(self, size: int | None, force: bool = False) -> None:
         current = self.worker.engine
         timed = size == AUTO_SIZE
         if timed and self.worker.auto is None:
             return  # pinned again before this was handled
-        if size == current.size:
+        if size == current.size and not force:
             return
         key = next((k for k, (e, _) in self.ready.items() if e is current), None)
         if key is None:  # no style (frames pass through): nothing to compile
@@ -281,7 +310,7 @@ class StyleLoader(QThread):
             # from the generator in memory, not the disk
             engine, style = self._build(key, current.size if timed else size)
             if timed:
-                self._calibrate(engine)
+                engine = self._calibrate(engine, key)
         except (StyleCamError, RuntimeError, ValueError, OSError):
             if not timed:
                 current.size = size  # the inference thread compiles it on the next frame
@@ -292,9 +321,24 @@ class StyleLoader(QThread):
         with self._lock:
             self._preload = list(self._preload_all)
 
-    def _calibrate(self, engine: InferenceEngine, repeats: int = 5) -> None:
-        """Time `engine` (not yet in use) at the Auto ladder's sizes on a frame of the source's
-        shape, smallest first, and leave it at the largest that fits the policy's start budget."""
+    def _calibrate(self, engine: InferenceEngine, key: str) -> InferenceEngine:
+        """Time `engine` (style `key`, not yet in use) at the Auto ladder's sizes and leave it at the
+        largest that fits; with model "auto", a full model that cannot hold FAST_BELOW px gives way
+        to the style's fast twin, timed the same way. Returns the engine to use."""
+        self._time_sizes(engine)
+        twin = self.model == "auto" and not self.fast and (self.calibrated_size or 0) < FAST_BELOW
+        if twin and self.library.fast_twin_style(self._load(key)[1]) is not None:
+            self.fast = True
+            engine, style = self._build(key, engine.size)
+            self._time_sizes(engine)
+            self.ready = {key: (engine, style)}  # the others were built from full models
+            with self._lock:
+                self._preload = list(self._preload_all)
+        return engine
+
+    def _time_sizes(self, engine: InferenceEngine, repeats: int = 5) -> None:
+        """Time `engine` at the Auto ladder's sizes on a frame of the source's shape, smallest
+        first, and leave it at the largest that fits the policy's start budget."""
         auto = self.worker.auto
         if auto is None:
             return
@@ -323,10 +367,16 @@ class StyleLoader(QThread):
         engine.reset_stream()  # the timing frames are not the stream's history
 
     def _load(self, key: str) -> tuple[nn.Module, Style]:
-        """The style's CPU generator, read from the library the first time only."""
-        if key not in self.loaded:
-            self.loaded[key] = self.library.load(key)
-        return self.loaded[key]
+        """The style's CPU generator (its fast twin when `fast` and it has one), read from the
+        library the first time only."""
+        if (key, self.fast) not in self.loaded:
+            full = self.loaded.get((key, False))
+            if full is None:
+                full = self.loaded[(key, False)] = self.library.load(key)
+            if self.fast:
+                twin = self.library.fast_twin_style(full[1])
+                self.loaded[(key, True)] = self.library.load(twin) if twin else full
+        return self.loaded[(key, self.fast)]
 
     def _build(self, key: str, size: int | None) -> tuple[InferenceEngine, Style]:
         """A new engine for style `key` at processing size `size`, warmed up at the shape the
@@ -336,6 +386,7 @@ class StyleLoader(QThread):
         engine.size = size
         h, w = self.worker.last_shape
         engine.set_style(generator, style.name, processing_shape(h, w, size))
+        engine.fast_twin = generator is not self.loaded[(key, False)][0]
         return engine, style
 
     def _prepare(self, key: str) -> tuple[InferenceEngine, Style]:
@@ -350,5 +401,5 @@ class StyleLoader(QThread):
         self.ready[key] = (engine, style)
         with self._lock:  # generators kept: the ready styles and those to prepare again
             keep = {*self.ready, *self._preload_all}
-        self.loaded = {k: v for k, v in self.loaded.items() if k in keep}
+        self.loaded = {k: v for k, v in self.loaded.items() if k[0] in keep}
         return engine, style

@@ -369,3 +369,53 @@ def test_cli_styles_with_a_damaged_user_manifest_says_one_line(tmp_path: Path) -
     assert names == StyleLibrary(SHIPPED_ROOT).names()
     again = run_main("styles", "--device", "cpu", STYLECAM_USER_STYLES=str(user))
     assert again.returncode == 0 and again.stderr == "", again.stderr  # set aside: said once
+
+
+def tiny_fast_twin(seed: int = 5) -> tuple[torch.nn.Module, object]:
+    return tiny_generator("lite_fast", seed=seed, ngf=4, n_blocks=1, decoder_norm="demod")
+
+
+def test_a_fast_twin_is_written_beside_its_style_loaded_and_removed_with_it(library: StyleLibrary) -> None:
+    twin = library.add_fast_twin("alpha", *tiny_fast_twin(), training={"kind": "distill"})
+    assert twin.name == "alpha" and twin.path.name == "alpha_fast.safetensors" and twin.config.arch == "lite_fast"
+    style = library.resolve("alpha")
+    assert style.has_fast_twin and not library.resolve("beta").has_fast_twin
+    full, _ = library.load(style)
+    fast, loaded = library.load(library.fast_twin_style(style))  # checksum checked as for any style
+    x = torch.rand(1, 3, 64, 96) * 2 - 1
+    with torch.no_grad():
+        assert fast(x).shape == full(x).shape == x.shape
+        assert (fast(x) - full(x)).abs().mean() > 0.01  # another generator, not the full one again
+    assert loaded.config.arch == "lite_fast" and loaded.training == {"kind": "distill"}
+    library.remove_style("alpha")
+    assert not twin.path.exists() and not (library.root / "alpha.safetensors").exists()
+
+
+def test_a_broken_fast_twin_warns_and_leaves_the_full_model(library: StyleLibrary) -> None:
+    twin = library.add_fast_twin("alpha", *tiny_fast_twin())
+    twin.path.unlink()
+    with pytest.warns(UserWarning, match="fast twin names a missing file"):
+        assert library.fast_twin_style(library.resolve("alpha")) is None
+    assert library.load("alpha")[1].config.arch == "lite"  # the style itself still works
+    manifest = json.loads(library.manifest_path.read_text())
+    manifest["styles"]["alpha"]["fast_twin"] = {"file": "../../elsewhere.safetensors", "architecture": {}}
+    library.manifest_path.write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match="outside its library folder"):
+        assert library.fast_twin_style(library.resolve("alpha")) is None
+
+
+def test_a_user_copy_of_a_shipped_style_keeps_its_fast_twin(layered: StyleLibrary) -> None:
+    from train.stages.colour_guard import set_style_colour_guard
+
+    shipped = StyleLibrary(layered.shipped_root)
+    shipped.add_fast_twin("beta", *tiny_fast_twin())
+    before = tree_bytes(layered.shipped_root)
+    style = set_style_colour_guard(layered, "beta", 8)  # writes a user copy of the entry
+    twin = layered.fast_twin_style(layered.resolve("beta"))
+    assert style.shadows_shipped and twin is not None and twin.path.parent == layered.root
+    assert layered.load(twin)[0] is not None  # the copied file matches its checksum
+    assert tree_bytes(layered.shipped_root) == before
+    shipped.add_fast_twin("alpha", *tiny_fast_twin(seed=6))
+    layered.update_entry("alpha", evaluation={"faces": 0.9})  # a user copy of the entry and its files
+    twin = layered.fast_twin_style(layered.resolve("alpha"))
+    assert twin.path == layered.root / "alpha_fast.safetensors" and layered.load(twin)[1].config.arch == "lite_fast"

@@ -27,9 +27,16 @@ def set_style_colour_guard(library: StyleLibrary, name: str, block: int) -> Styl
     config = replace(style.config, colour_guard=block)
     training = {**style.training, "colour_guard": f"block {block} px" if block else "off"}
     default = library.default_style_name() == name
-    return library.add_style(
+    twin = library.fast_twin_style(style)
+    twin_model = library.load(twin)[0] if twin else None  # read before add_style replaces the entry
+    saved = library.add_style(
         set_colour_guard(model, block), config, name, style.display_name, training, style.evaluation, default
     )
+    if twin_model is None:
+        return saved
+    # the guard is a step after the generator: the fast twin distilled from it stays its twin
+    library.add_fast_twin(name, twin_model, twin.config, twin.training, twin.evaluation)
+    return library.resolve(name)
 
 
 def main(argv: list[str] | None = None) -> int:

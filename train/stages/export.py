@@ -115,11 +115,13 @@ def export_run(
     library_root: Path | str | None = None,
     evaluate: bool = False,
     make_default: bool = False,
+    twin_of: bool = False,
 ) -> Style:
     """Write the run's A->B generator into the library (default: the user's, never the shipped
     weights/; `library_root` names another folder); evaluation figures come from the run's
     evaluation.json (which records the step it evaluated), or are computed now when `evaluate`
-    is set, the file is missing or stale, and the run has test folders."""
+    is set, the file is missing or stale, and the run has test folders. With `twin_of` the
+    generator becomes the fast twin of the existing style `name` (a distilled `lite_fast`)."""
     state = load_checkpoint(run)
     run_dir = run_folder(run)
     generator, _, config = run_generators(state)
@@ -144,6 +146,8 @@ def export_run(
     training["data"] = {k: portable_path(v, project) if k.startswith("domain_") else v
                         for k, v in training["data"].items()}  # fmt: skip
     evaluation = {k: portable_path(v, project) if k.endswith("_dir") else v for k, v in evaluation.items()}
+    if twin_of:
+        return library.add_fast_twin(name, generator, config, training=training, evaluation=evaluation)
     return library.add_style(
         generator,
         config,
@@ -176,9 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--library", help="style library folder (default: $STYLECAM_WEIGHTS, else your user library)")
     parser.add_argument("--default", action="store_true", help="make it the app's default style")
     parser.add_argument("--evaluate", action="store_true", help="evaluate now if the run has no evaluation.json")
+    parser.add_argument(
+        "--fast-twin", action="store_true", help="add it as the fast twin of the existing style --name (CPU laptops)"
+    )
     args = parser.parse_args(argv)
     try:
-        style = export_run(args.run, args.name, args.display_name, args.library, args.evaluate, args.default)
+        style = export_run(
+            args.run, args.name, args.display_name, args.library, args.evaluate, args.default, args.fast_twin
+        )
     except StyleCamError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
