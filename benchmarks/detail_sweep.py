@@ -2,7 +2,7 @@
 camera's resolution against SWD to each style's test paintings, per Detail value.
 
     python -m benchmarks.detail_sweep [--styles vangogh monet ukiyoe] [--details 0 0.1 ...]
-        [--size 360] [--photos 100] [--out docs/detail]
+        [--size 360] [--photos 100] [--out docs/detail] [--fast]
 
 For each style and Detail value, through the app's engine (temporal stabilizer on, as the app
 runs it; face-aware mode on and off):
@@ -14,7 +14,8 @@ runs it; face-aware mode on and off):
   SWD+colour to the test paintings, beside the unstylized photos and Reinhard colour transfer.
   No resampling on the way: a 2x up-and-down round trip alone, tried first, blurred the finest
   pyramid level enough to take Van Gogh's SWD+colour from 99 to 168 at Detail 0.
-Writes `sweep.json` and one plot per style (`STYLE.png`) to `--out`.
+Writes `sweep.json` and one plot per style (`STYLE.png`) to `--out`. `--fast` sweeps each style's
+fast twin (models/fast_generator.py) instead of its full model.
 """
 
 from __future__ import annotations
@@ -73,16 +74,35 @@ def baselines(photos_rgb: list[np.ndarray], paintings: list[np.ndarray], real: o
     return out
 
 
+def load_model(name: str, fast: bool) -> tuple[object, object]:
+    """The style's full generator, or its fast twin (an error naming the style if it has none)."""
+    library = StyleLibrary()
+    style = library.resolve(name)
+    if not fast:
+        return library.load(style)
+    twin = library.fast_twin_style(style)
+    if twin is None:
+        raise SystemExit(f"error: style {name!r} has no fast twin")
+    return library.load(twin)
+
+
 def sweep_style(
-    name: str, details: list[float], size: int, clips: list[WebcamClip], photos: int, log: object = print
+    name: str,
+    details: list[float],
+    size: int,
+    clips: list[WebcamClip],
+    photos: int,
+    log: object = print,
+    fast: bool = False,
 ) -> dict:
-    generator, style = StyleLibrary().load(name)
+    generator, style = load_model(name, fast)
     root = SHARED / DATASETS[name]
     photos_rgb = load_images(root / "testA", 256, photos, "photos")
     paintings = load_images(root / "testB", 256, photos, "style images")
     real = swd_descriptors(paintings, seed=1)
     photos_bgr = [np.ascontiguousarray(p[..., ::-1]) for p in photos_rgb]
-    result = {"style": style.display_name, "baselines": baselines(photos_rgb, paintings, real), "points": []}
+    label = f"{style.display_name} (fast)" if fast else style.display_name
+    result = {"style": label, "baselines": baselines(photos_rgb, paintings, real), "points": []}
     clip_engine = InferenceEngine("cpu", size=size, stabilize=True)
     clip_engine.set_style(generator, name)
     split_engine = InferenceEngine("cpu", size=256)  # test photos are stills: no stabilizer
@@ -161,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default", type=float, help="mark this Detail value on the plots")
     parser.add_argument("--out", type=Path, default=Path("docs/detail"))
     parser.add_argument("--replot", action="store_true", help="only draw the plots again from OUT/sweep.json")
+    parser.add_argument("--fast", action="store_true", help="sweep the styles' fast twins instead of their full models")
     args = parser.parse_args(argv)
     if args.replot:
         results = json.loads((args.out / "sweep.json").read_text())
@@ -173,9 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     start = time.perf_counter()
     clips = [load_clip(SHARED / "videos" / c) for c in CLIPS]
-    results = {"size": args.size, "clips": list(CLIPS), "styles": {}}
+    results = {"size": args.size, "clips": list(CLIPS), "model": "fast" if args.fast else "full", "styles": {}}
     for name in args.styles:
-        results["styles"][name] = sweep_style(name, args.details, args.size, clips, args.photos)
+        results["styles"][name] = sweep_style(name, args.details, args.size, clips, args.photos, fast=args.fast)
         plot_style(results["styles"][name], args.out / f"{name}.png", args.default)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sweep.json").write_text(json.dumps(results, indent=1) + "\n")

@@ -4,7 +4,7 @@ is no display).
 
     python -m benchmarks.e2e_latency [--video FILE] [--size 256 [320 ...]] [--rounds 1] [--seconds 20] [--ngf 16 --blocks 9]
     python -m benchmarks.e2e_latency --style vangogh --app --size 256 auto --precision fp32 bf16 \
-        [--source-size 1280x720] [--detail 0.2 --faces]
+        [--source-size 1280x720] [--detail 0.2 --faces] [--model auto|full|fast]
 
 Several sizes are measured in turn, `--rounds` times over, in one process (so a noisy machine
 hits them alike); with the temporal stabilizer on, as the app runs (`--no-stabilize`: off).
@@ -175,12 +175,14 @@ def measure_app(
     stabilize: bool = True,
     detail: float | None = None,
     faces: bool | None = None,
+    model: str = "auto",
     warmup_s: float = 3.0,
     ready_timeout_s: float = 60.0,
 ) -> dict:
     """The app's controller (capture, style loader, inference) and video view on a clip: waits
     until the style is up and the loader idle (its Auto timing and the other styles' preparation
-    done), then `warmup_s`, then measures `seconds`. `size` "auto" is the app's Auto size."""
+    done), then `warmup_s`, then measures `seconds`. `size` "auto" is the app's Auto size; `model`
+    the app's View > Model choice (app/auto_size.py MODELS)."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from collections import Counter
@@ -207,6 +209,7 @@ def measure_app(
         controller.set_detail(detail)
     if faces is not None:
         controller.set_faces(faces)
+    controller.set_model(model)  # before the size, as the window does: Auto size times this model
     controller.set_size(AUTO_SIZE if size == "auto" else int(size) or None)
     view = VideoView()
     view.resize(960, 540)
@@ -262,6 +265,8 @@ def measure_app(
         "size": size,
         "precision": precision,
         "engine": engine.describe(),
+        "model": model,
+        "fast_twin": engine.fast_twin,
         "stabilize": stabilize,
         "detail": getattr(engine, "detail", None),
         "faces": getattr(engine, "faces", None),
@@ -299,9 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--runs",
         nargs="+",
-        metavar="SIZE,PRECISION[,DETAIL]",
-        help="--app: these combinations in turn instead of every --size x --precision, e.g. 256,fp32,0 auto,bf16,0.2",
+        metavar="SIZE,PRECISION[,DETAIL[,MODEL]]",
+        help="--app: these combinations in turn instead of every --size x --precision, e.g. 256,fp32,0 "
+        "auto,bf16,0.2 auto,fp32,0.05,full",
     )
+    parser.add_argument("--model", default="auto", choices=["auto", "full", "fast"], help="--app: View > Model")
     parser.add_argument("--faces", action=argparse.BooleanOptionalAction, help="--app: face-aware detail")
     parser.add_argument("--rounds", type=int, default=1, help="measure every size this many times, in turn")
     parser.add_argument(
@@ -323,15 +330,12 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --app needs --style NAME (a library style)", file=sys.stderr)
             return 1
         source_size = tuple(int(v) for v in args.source_size.lower().split("x")) if args.source_size else None
-        runs = [(size, precision, args.detail) for size in args.size for precision in args.precision]
+        runs = [(size, precision, args.detail, args.model) for size in args.size for precision in args.precision]
         if args.runs:
-            runs = [
-                (*run.split(",")[:2], float(run.split(",")[2]) if run.count(",") == 2 else args.detail)
-                for run in args.runs
-            ]
+            runs = [parse_run(run, args.detail, args.model) for run in args.runs]
         results = []
         for _ in range(args.rounds):
-            for size, precision, detail in runs:
+            for size, precision, detail, model in runs:
                 result = measure_app(
                     args.style,
                     size if size == "auto" else int(size),
@@ -343,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                     stabilize=args.stabilize,
                     detail=detail,
                     faces=args.faces,
+                    model=model,
                 )
                 results.append(result)
                 if not args.json:
@@ -381,9 +386,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def parse_run(run: str, detail: float | None, model: str) -> tuple[str, str, float | None, str]:
+    """ "SIZE,PRECISION[,DETAIL[,MODEL]]" -> (size, precision, detail, model), defaults filled in."""
+    parts = run.split(",")
+    given_detail = float(parts[2]) if len(parts) > 2 and parts[2] else detail
+    return parts[0], parts[1], given_detail, parts[3] if len(parts) > 3 else model
+
+
 def _print_app_result(r: dict) -> None:
     steady = "stabilized" if r["stabilize"] else "not stabilized"
+    runs = "its fast twin" if r["fast_twin"] else "its full model"
     print(f"{r['style']} size {r['size']} precision {r['precision']} on {r['engine']}, {steady}, detail {r['detail']}")
+    print(f"  model        {r['model']}: {runs}")
     print(f"  source       {r['source']}; measured {r['seconds']} s after {r['ready_s']} s to get ready")
     if r["calibration_ms"]:
         timed = ", ".join(f"{k}: {v:.1f}" for k, v in r["calibration_ms"].items())

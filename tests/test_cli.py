@@ -18,7 +18,7 @@ from models.errors import MediaError
 from models.style_library import StyleLibrary
 from models.stylize import stylize_file
 from models.video_io import H264Writer, VideoReader
-from tests.conftest import REPO, run_main, shared_path
+from tests.conftest import REPO, run_main, shared_path, tiny_generator
 
 
 def run_cli(*args: str | Path, weights: Path, **env: str) -> subprocess.CompletedProcess:
@@ -77,6 +77,23 @@ def test_stylize_image_in_int8_is_close_to_fp32(library: StyleLibrary, tmp_path:
     # An untrained style amplifies int8's rounding (8 levels here); the shipped ones' 40-46 dB
     # PSNR is tests/models/test_quantize.py's. Here: int8 ran, and gave the same picture roughly.
     assert fp32.shape == int8.shape == (96, 128, 3) and 0 < np.abs(fp32 - int8).mean() < 20
+
+
+def test_stylize_with_the_fast_twin(library: StyleLibrary, tmp_path: Path) -> None:
+    library.add_fast_twin("beta", *tiny_generator("lite_fast", seed=3, ngf=4, n_blocks=1, decoder_norm="demod"))
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), np.random.default_rng(0).integers(0, 256, (67, 101, 3), dtype=np.uint8))
+    outputs = {}
+    for model in ("full", "fast"):
+        outputs[model] = tmp_path / f"{model}.png"
+        run = run_cli("stylize", src, outputs[model], "--style", "beta", "--size", "64", "--model", model,
+                      "--detail", "0", weights=library.root)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert ("(fast model)" in run.stdout) == (model == "fast")
+    full, fast = (cv2.imread(str(p)).astype(np.float64) for p in outputs.values())
+    assert full.shape == fast.shape == (67, 101, 3) and np.abs(full - fast).mean() > 1  # another generator
+    run = run_cli("stylize", src, tmp_path / "x.png", "--style", "alpha", "--model", "fast", weights=library.root)
+    assert run.returncode != 0 and "has no fast twin; use --model full" in run.stderr
 
 
 def test_stylize_video_keeps_frames_rate_size_and_audio(library: StyleLibrary, tmp_path: Path) -> None:

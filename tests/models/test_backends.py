@@ -32,7 +32,7 @@ def generator_frame(model: torch.nn.Module, frame: np.ndarray) -> np.ndarray:
 
 
 @needs_openvino
-@pytest.mark.parametrize("arch", ["lite", "lite_hq", "resnet", "lite_hq+tone"])
+@pytest.mark.parametrize("arch", ["lite", "lite_hq", "lite_fast", "resnet", "lite_hq+tone"])
 def test_openvino_matches_pytorch(arch: str) -> None:
     name, _, tone = arch.partition("+")
     model, _ = tiny_generator(name, global_tone=bool(tone)) if tone else tiny_generator(name)
@@ -117,5 +117,17 @@ def test_folded_pixel_scaling_keeps_the_global_tone_path_exact(backend: str, ext
     frame = frames()[0]
     engine = InferenceEngine(device="cpu", size=None, backend=backend, precision="fp32")
     engine.set_style(copy.deepcopy(model), "tone")
+    got = engine.process(frame).astype(int)
+    assert np.abs(got - generator_frame(model, frame)).max() <= 1
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_folded_pixel_scaling_is_exact_for_the_fast_twin_architecture(backend: str) -> None:
+    """lite_fast's first convolution is a 6x6 stride-2 one and its last a 1x1 after a pixel
+    shuffle: the engine's folding of BGR and the pixel scaling into them must stay exact."""
+    model, _ = tiny_generator("lite_fast", decoder_norm="demod")
+    frame = frames()[0]
+    engine = InferenceEngine(device="cpu", size=None, backend=backend, precision="fp32")
+    engine.set_style(copy.deepcopy(model), "fast")
     got = engine.process(frame).astype(int)
     assert np.abs(got - generator_frame(model, frame)).max() <= 1
