@@ -96,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--faces", action=argparse.BooleanOptionalAction, help=FACES_HELP)
     stylize.add_argument("--precision", default="auto", choices=list(PRECISIONS), help=PRECISION_HELP)
     stylize.add_argument(
-        "--model", default="full", choices=["full", "fast"], help="the style's full model, or its fast twin (3x cheaper)"
+        "--model",
+        default="full",
+        choices=["full", "fast"],
+        help="the style's full model, or its fast twin (3x cheaper)",
     )
     stylize.add_argument(
         "--no-stabilize", action="store_true", help="videos: each frame on its own, without the temporal stabilizer"
