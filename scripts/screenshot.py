@@ -2,7 +2,7 @@
 from the X server (under Xvfb when there is no display) into docs/screenshot.png.
 
     python scripts/screenshot.py [--video FILE] [--style NAME|FILE] [--run RUNS/NAME] [--out docs/screenshot.png]
-        [--detail 0.2] [--faces|--no-faces] [--compare side|off] [--window 1280x660]
+        [--detail 0.2] [--faces|--no-faces] [--model auto|full|fast] [--compare side|off] [--window 1280x660]
 
 `--run` exports a training run's generator into a temporary library first (nothing is written to
 weights/). Settings go to a temporary file, so the user's saved settings are left alone.
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compare", default="side", choices=["side", "off"], help="original | stylized, or stylized only"
     )
+    parser.add_argument("--model", choices=["auto", "full", "fast"], help="View > Model (default: the app's)")
     parser.add_argument("--window", default="1280x660", help="window size WxH (the picture scales to fit it)")
     parser.add_argument("--seconds", type=float, default=8.0, help="how long the window runs before the grab")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshot.png")
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 device="auto",
                 detail=args.detail,
                 faces=args.faces,
+                model=args.model,
             )
         )
         window.set_compare(args.compare)
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"error: could not write {args.out}")
         print(
             f"saved {args.out} ({shot.width()}x{shot.height()}); style {window.controller.engine.style_name or 'none'}; "
-            f"{window.numbers_label.text()}"
+            f"{window.numbers_label.text()}; {' | '.join(window.view.hud_lines[1:2])}"
         )
         window.close()
     finally:
