@@ -13,7 +13,10 @@ moves every full-resolution layer down one octave:
   full resolution, then a 1x1 colour mix: each 2x2 output block is painted jointly, which
   neither leaves a checkerboard (no transposed convolution) nor blurs as a resize would;
 - the decoder's upsampling stage is weight-demodulated (no image statistics, nothing to fold at
-  inference) as on the shipped styles.
+  inference) as on the shipped styles;
+- it may end with its teacher's colour stages, the fixed palette map (models/palette.py) and the
+  parameter-free colour guard (models/colour_guard.py), so the twin paints the teacher's colours
+  by the same arithmetic instead of learning them (`train.distill --teacher-colour`).
 About 7.6k MACs per pixel at ngf 32 with 4 blocks: 3.8x fewer than the shipped styles. The edges
 of a webcam frame that the half-resolution output cannot draw come back through the engine's
 detail step (models/detail.py), which takes them from the camera frame.
@@ -24,9 +27,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.colour_guard import ColourGuard
 from models.generator_config import GeneratorConfig, register_generator
 from models.lite_generator import ResizeConvUp, SeparableResBlock, _norm_relu
 from models.padding import pad_to_multiple
+from models.palette import PaletteMap
 
 
 def half_resolution_stem(channels: int) -> nn.Conv2d:
@@ -52,8 +57,8 @@ class LiteFastGenerator(nn.Module):
 
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()
-        if config.palette or config.colour_guard or config.global_tone:
-            raise ValueError("lite_fast has no palette, colour guard or global tone: it learns its teacher's output")
+        if config.global_tone:
+            raise ValueError("lite_fast has no global tone: it learns its teacher's output")
         self.config = config
         c1, c2 = config.ngf, config.ngf * 2
         self.encoder = nn.Sequential(
@@ -67,9 +72,16 @@ class LiteFastGenerator(nn.Module):
             ResizeConvUp(c2, c1, full_conv=True, demod=config.decoder_norm == "demod"),
             pixel_shuffle_head(c1),
         )
+        # Last, as in LiteGenerator: the engine's BGR flip finds the palette as the last convolution.
+        self.palette = PaletteMap() if config.palette else None
+        self.guard = ColourGuard(config.colour_guard) if config.colour_guard else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         border = 0 if self.training else self.inference_border
         x, h, w = pad_to_multiple(x, 4, border)
         y = self.decoder(self.blocks(self.encoder(x)))
+        if self.palette is not None:
+            y = self.palette(y)
+        if self.guard is not None:
+            y = self.guard(x, y)
         return y[..., border : border + h, border : border + w]

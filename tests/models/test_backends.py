@@ -121,11 +121,13 @@ def test_folded_pixel_scaling_keeps_the_global_tone_path_exact(backend: str, ext
     assert np.abs(got - generator_frame(model, frame)).max() <= 1
 
 
+@pytest.mark.parametrize("colour", [{}, {"palette": True, "colour_guard": 8}], ids=["plain", "teacher-colour"])
 @pytest.mark.parametrize("backend", ["auto", "torch"])
-def test_folded_pixel_scaling_is_exact_for_the_fast_twin_architecture(backend: str) -> None:
+def test_folded_pixel_scaling_is_exact_for_the_fast_twin_architecture(backend: str, colour: dict) -> None:
     """lite_fast's first convolution is a 6x6 stride-2 one and its last a 1x1 after a pixel
-    shuffle: the engine's folding of BGR and the pixel scaling into them must stay exact."""
-    model, _ = tiny_generator("lite_fast", decoder_norm="demod")
+    shuffle, or its teacher's palette map before the colour guard: the engine's folding of BGR
+    and the pixel scaling into them must stay exact."""
+    model, _ = tiny_generator("lite_fast", decoder_norm="demod", **colour)
     frame = frames()[0]
     engine = InferenceEngine(device="cpu", size=None, backend=backend, precision="fp32")
     engine.set_style(copy.deepcopy(model), "fast")

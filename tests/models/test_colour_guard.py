@@ -67,7 +67,7 @@ def test_a_flat_frame_is_left_alone() -> None:
     assert torch.allclose(ColourGuard(8)(x, y), y)
 
 
-@pytest.mark.parametrize("arch", ["lite_hq", "resnet"])
+@pytest.mark.parametrize("arch", ["lite_hq", "resnet", "lite_fast"])
 @pytest.mark.parametrize("backend", ["auto", "torch"])
 def test_engine_frames_equal_the_guarded_generator(arch: str, backend: str) -> None:
     """The engine folds BGR and [0, 255] into the first convolution, so the guard sees BGR

@@ -52,6 +52,32 @@ def test_student_gets_closer_to_teacher(dataroot: Path, tmp_path: Path) -> None:
     assert float(losses[-1]["feature"]) < float(losses[0]["feature"])
 
 
+def test_teacher_colour_gives_the_student_the_teacher_s_fixed_palette_and_guard(dataroot: Path, tmp_path: Path) -> None:
+    """--teacher-colour: a new lite_fast student ends with the teacher's fitted palette map,
+    which training leaves as it is, and the teacher's colour guard; --colour-guard overrides it."""
+    torch.manual_seed(2)
+    teacher_config = GeneratorConfig("lite", ngf=8, n_blocks=1, palette=True, colour_guard=8)
+    teacher = init_weights(create_generator(teacher_config))
+    teacher.palette.set_map(
+        torch.tensor([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.5]]), torch.tensor([0.1, 0.0, -0.1])
+    )
+    config = _config(dataroot, tmp_path / "unused", tmp_path / "run", student="lite_fast", ngf=4, n_blocks=1,
+                     teacher_colour=True)  # fmt: skip
+    d = Distiller(config, teacher, teacher_config=teacher_config)
+    assert d.student_config.palette and d.student_config.colour_guard == 8 and d.student.guard is not None
+    d.train_step(torch.rand(2, 3, 32, 32) * 2 - 1)
+    assert torch.equal(d.student.palette.weight, teacher.palette.weight)
+    assert torch.equal(d.student.palette.bias, teacher.palette.bias)
+    unguarded = _config(dataroot, tmp_path / "unused", tmp_path / "run", student="lite_fast", teacher_colour=True,
+                        colour_guard=0)  # fmt: skip
+    assert unguarded.student_config(teacher_config).colour_guard == 0
+    assert (
+        not _config(dataroot, tmp_path / "unused", tmp_path / "run", student="lite_fast")
+        .student_config(teacher_config)
+        .palette
+    )
+
+
 def test_distill_cli_resume_and_export(dataroot: Path, tmp_path: Path) -> None:
     teacher_path = _teacher(tmp_path / "teacher.safetensors")
     config = _config(dataroot, teacher_path, tmp_path / "run", max_steps=4)

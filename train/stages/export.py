@@ -97,6 +97,8 @@ def training_provenance(state: dict, run_dir: Path) -> dict:
         info["palette"] = state["palette"]  # what each generator's colour map was fitted on
     if "teacher" in state:
         info["teacher"] = state["teacher"]
+    if cfg.get("teacher_colour"):
+        info["teacher_colour"] = True  # the palette map is the teacher's, copied, not learned
     if cfg.get("lambda_palette"):  # the paintings the palette term pulled the colours towards
         paintings = cfg.get("paintings") or (str(Path(cfg["dataroot"]) / "trainB") if cfg.get("dataroot") else None)
         info["data"] = {**info["data"], "paintings": paintings}

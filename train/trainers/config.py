@@ -305,6 +305,14 @@ class DistillConfig(RunConfig):
     fine_tune: bool = _opt(
         False, "start the student as a copy of the teacher (architecture and weights): fine-tune a style"
     )
+    teacher_colour: bool = _opt(
+        False,
+        "end a new student with its teacher's colour stages: the fitted palette map (copied, fixed) and the colour "
+        "guard, so it learns the teacher's strokes and takes its colours by the same arithmetic",
+    )
+    colour_guard: int | None = _opt(
+        None, "the student's colour guard block in pixels (models/colour_guard.py; 0 = off; default: as set above)"
+    )
     ndf: int = _opt(64, "discriminator width")
     lambda_pixel: float = _opt(10.0, "weight of L1 to the teacher's output")
     lambda_feature: float = _opt(1.0, "weight of the feature-distillation MSE")
@@ -368,11 +376,18 @@ class DistillConfig(RunConfig):
                 )
             return dataclasses.replace(teacher, ngf=self.ngf)
         base = PRESETS[self.student]
-        return dataclasses.replace(
+        config = dataclasses.replace(
             base,
             ngf=self.ngf if self.ngf is not None else base.ngf,
             n_blocks=self.n_blocks if self.n_blocks is not None else base.n_blocks,
         )
+        if self.teacher_colour:
+            if teacher is None:
+                raise StyleCamError("--teacher-colour needs the teacher's architecture")
+            config = dataclasses.replace(config, palette=teacher.palette, colour_guard=teacher.colour_guard)
+        if self.colour_guard is not None:
+            config = dataclasses.replace(config, colour_guard=self.colour_guard)
+        return config
 
     def photo_dir(self) -> Path:
         if self.data:

@@ -14,7 +14,9 @@ Losses on the teacher's output y_t = T(x) for photos x:
 - the palette term (train/losses/palette_swd.py): sliced Wasserstein distance from the output's
   pyramid patches to a batch of training paintings' x lambda_palette (0 = off), the one term that
   pulls colour towards the paintings rather than the teacher.
-With --fine-tune the student starts as a copy of the teacher (a library style, palette map and
+With --teacher-colour a new student ends with the teacher's palette map (copied) and colour guard,
+so only the strokes are learned (the first Monet twin, learning colour itself, turned a yellow
+hoodie magenta). With --fine-tune the student starts as a copy of the teacher (a library style, palette map and
 colour guard included): that is how a shipped style is retrained to keep faces and hold still,
 with the pixel loss on --pixel-pool-averaged images so it keeps the style's colours and leaves
 the fine structure to the priors.
@@ -90,6 +92,21 @@ def load_teacher(spec: str, library: str | None = None) -> tuple[nn.Module, Gene
     return model, style.config
 
 
+def copy_palette(teacher: nn.Module, student: nn.Module) -> None:
+    """Give a new student the teacher's fitted palette map (--teacher-colour), fixed as in the
+    teacher; init_weights has just overwritten the student's identity map."""
+    palette = getattr(student, "palette", None)
+    if palette is None:
+        return
+    source = getattr(teacher, "palette", None)
+    with torch.no_grad():
+        if source is None:
+            palette.set_map(torch.eye(3), torch.zeros(3))
+        else:
+            palette.load_state_dict(source.state_dict())
+    palette.requires_grad_(False)
+
+
 class FeatureTap:
     """Collects the outputs of chosen modules on every forward pass."""
 
@@ -134,6 +151,7 @@ class Distiller:
                 p.requires_grad_(not name.startswith("palette."))
         else:
             self.student = init_weights(create_generator(self.student_config)).to(self.device).train()
+            copy_palette(self.teacher, self.student)
         self.priors_rng = torch.Generator().manual_seed(config.seed + 1)
         if hasattr(self.teacher, "inference_border"):
             # The student trains without the light generators' inference margin; so must the
