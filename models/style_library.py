@@ -420,12 +420,26 @@ class StyleLibrary:
             origin=self._origin(self.root),
             shadows_shipped=name in self._shipped_manifest()["styles"],
         )
+        replaced = manifest["styles"].get(name)
         manifest["styles"][name] = style.to_manifest()
         # an empty single library takes its first style as default; the layered one keeps the shipped default
         if make_default or not (manifest["default"] or self._shipped_manifest()["default"]):
             manifest["default"] = name
         self._write_manifest(manifest)
+        self._drop_replaced_twin(manifest, replaced)
         return style
+
+    def _drop_replaced_twin(self, manifest: dict, replaced: object) -> None:
+        """A new generator under an old name is not its old twin's teacher: the entry has dropped
+        the twin, and its file goes too (unless another entry names it)."""
+        twin = replaced.get("fast_twin") if isinstance(replaced, dict) else None
+        file = twin.get("file") if isinstance(twin, dict) else None
+        if not isinstance(file, str) or Path(file).name != file:
+            return  # only a bare file name in this folder is ours to delete
+        named = {e.get("file") for e in manifest["styles"].values() if isinstance(e, dict)}
+        named |= {(e.get("fast_twin") or {}).get("file") for e in manifest["styles"].values() if isinstance(e, dict)}
+        if file not in named:
+            (self.root / file).unlink(missing_ok=True)
 
     def _user_entry(self, name: str) -> dict:
         """The manifest with `name` in the user library, copying a shipped style there first."""

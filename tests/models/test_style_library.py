@@ -391,6 +391,13 @@ def test_a_fast_twin_is_written_beside_its_style_loaded_and_removed_with_it(libr
     assert not twin.path.exists() and not (library.root / "alpha.safetensors").exists()
 
 
+def test_a_new_generator_under_the_name_drops_the_old_twin_and_its_file(library: StyleLibrary) -> None:
+    twin = library.add_fast_twin("alpha", *tiny_fast_twin())
+    library.add_style(*tiny_generator(seed=9), "alpha")
+    assert not library.resolve("alpha").has_fast_twin and not twin.path.exists()
+    assert library.load("alpha")[1].config.arch == "lite"
+
+
 def test_a_broken_fast_twin_warns_and_leaves_the_full_model(library: StyleLibrary) -> None:
     twin = library.add_fast_twin("alpha", *tiny_fast_twin())
     twin.path.unlink()
