@@ -78,6 +78,24 @@ def test_teacher_colour_gives_the_student_the_teacher_s_fixed_palette_and_guard(
     )
 
 
+def test_a_finished_fast_student_of_a_library_style_is_exported_as_its_twin(
+    dataroot: Path, library: StyleLibrary
+) -> None:
+    """`--teacher alpha --student lite_fast --out runs/alpha` must not add a style 'alpha' (the
+    student, shadowing its teacher): the export attaches it to alpha as its fast twin."""
+    out = library.root.parent / "runs" / "alpha"
+    config = DistillConfig(teacher="alpha", dataroot=str(dataroot), out=str(out), student="lite_fast", ngf=4,
+                           n_blocks=1, ndf=8, load_size=36, crop_size=32, max_steps=2, sample_every=1000,
+                           device="cpu", library=str(library.root))  # fmt: skip
+    assert config.twin_of() == "alpha"
+    run_distill(config, quiet=True)
+    style = library.resolve("alpha")
+    assert style.config.arch == "lite" and style.has_fast_twin
+    assert library.load(library.fast_twin_style(style))[1].config.arch == "lite_fast"
+    assert DistillConfig(teacher="alpha", student="lite_fast", export_name="mine").twin_of() is None
+    assert DistillConfig(teacher="alpha", student="lite").twin_of() is None
+
+
 def test_distill_cli_resume_and_export(dataroot: Path, tmp_path: Path) -> None:
     teacher_path = _teacher(tmp_path / "teacher.safetensors")
     config = _config(dataroot, teacher_path, tmp_path / "run", max_steps=4)
@@ -132,7 +150,8 @@ def test_the_webcam_fine_tunes_checkpoints_still_load_export_and_resume(dataroot
     state = load_checkpoint(run)
     added = {"snapshot_every": 0, "lambda_grid": 0.0, "texture_levels": 1, "lambda_nce": 0.0,  # fields added since
              "lambda_palette": 0.0, "paintings": None, "palette_batch": 4, "extra_photos": None,
-             "palette_levels": 0, "min_scale": 1.0, "lambda_faces": 0.0, "extra_share": 0.0}  # fmt: skip
+             "palette_levels": 0, "min_scale": 1.0, "lambda_faces": 0.0, "extra_share": 0.0,
+             "teacher_colour": False, "colour_guard": None}  # fmt: skip
     assert state["config"] == {**tiny, **added}
     state["config"] = tiny  # as the running fine-tunes wrote it
     torch.save(state, run / "checkpoints" / "latest.pt")

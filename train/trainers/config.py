@@ -95,6 +95,10 @@ class RunConfig:
             return usable_style_name(Path(self.out).name) or default
         return self.name
 
+    def twin_of(self) -> str | None:
+        """The library style a finished run is exported as the fast twin of (None: its own style)."""
+        return None
+
     def validate(self) -> None:
         if self.crop_size < 16 or self.crop_size % 4:
             raise StyleCamError(f"--crop-size {self.crop_size} must be a multiple of 4 and at least 16")
@@ -388,6 +392,15 @@ class DistillConfig(RunConfig):
         if self.colour_guard is not None:
             config = dataclasses.replace(config, colour_guard=self.colour_guard)
         return config
+
+    def twin_of(self) -> str | None:
+        """A new lite_fast student of a library style is attached to it as its fast twin; as a style
+        of its own under the run's name (`--out runs/monet`) it would shadow its teacher. An
+        explicit --export-name still gives a style of its own."""
+        if self.fine_tune or self.export_name or PRESETS[self.student].arch != "lite_fast":
+            return None
+        spec = Path(self.teacher)
+        return None if spec.is_dir() or spec.suffix in (".pt", ".safetensors") else self.teacher
 
     def photo_dir(self) -> Path:
         if self.data:

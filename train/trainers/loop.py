@@ -234,11 +234,15 @@ def run_loop(
 
 
 def export_finished(config: RunConfig, run_dir: Path, say: Callable[..., None] = print) -> None:
-    """Evaluate a finished run and add its generator to the style library as config.style_name()."""
+    """Evaluate a finished run and add its generator to the style library as config.style_name(),
+    or as the fast twin of the style config.twin_of() names."""
     from train.stages.export import export_run
 
-    style = export_run(run_dir, config.style_name(), library_root=config.library, evaluate=True)
-    say(f"exported style {style.name!r} to {style.path}")
+    twin_of = config.twin_of()
+    name = twin_of or config.style_name()
+    style = export_run(run_dir, name, library_root=config.library, evaluate=True, twin_of=twin_of is not None)
+    what = f"the fast twin of style {name!r}" if twin_of else f"style {name!r}"
+    say(f"exported {what} to {style.path}")
 
 
 # -- command line ------------------------------------------------------------------------------
