@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.backends import GuardAfterRunner, OpenVinoRunner, openvino_available
-from models.colour_guard import ColourGuard, solve_3x3
+from models.backends import GuardAfterRunner, OpenVinoRunner, openvino_available, to_uint8
+from models.colour_guard import ColourGuard, guard_frame, solve_3x3
 from models.engine import InferenceEngine
 from models.style_library import StyleLibrary
 from tests.conftest import REPO, shared_path, tiny_generator
@@ -59,6 +59,22 @@ def test_a_colour_patch_is_removed_and_lightness_and_texture_kept() -> None:
     assert (left_in - left_in.mean(1, keepdim=True)).abs().mean() < 0.25 * 0.2  # 3/4 of its 0.2 chroma gone
     assert torch.allclose(out.mean(1), lit.mean(1), atol=0.02)  # lightness untouched
     assert (out - lit).abs()[..., :, :16].mean() < (out - lit).abs()[inside].mean() / 4  # the rest kept
+
+
+def test_the_uint8_guard_gives_the_module_s_picture_within_one_level() -> None:
+    """guard_frame (NumPy/OpenCV, after a bf16 body) against ColourGuard (PyTorch, in the graph) on
+    frames whose sides are not multiples of the block, with a colour patch to take out."""
+    for h, w in ((96, 128), (75, 101)):
+        frame = frames(h, w)[0]
+        styled = np.ascontiguousarray(frame[..., ::-1])  # a hue swap, which the guard keeps
+        styled[10:40, 20:60] = (40, 200, 90)  # a patch the frame does not explain, which it takes out
+        x = torch.from_numpy(frame).permute(2, 0, 1)[None].float()
+        y = torch.from_numpy(styled).permute(2, 0, 1)[None].float().sub(127.5).div(127.5)
+        expected = to_uint8(ColourGuard(8)(x, y))[0].permute(1, 2, 0).numpy().astype(int)
+        got = guard_frame(8, frame, styled)
+        assert got.shape == frame.shape and got.dtype == np.uint8
+        assert np.abs(got.astype(int) - expected).max() <= 1
+        assert np.abs(got.astype(int) - styled.astype(int)).max() > 20  # the patch was changed
 
 
 def test_a_flat_frame_is_left_alone() -> None:
