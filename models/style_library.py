@@ -57,6 +57,12 @@ NAME_CHARS = "A-Za-z0-9_.-"
 STYLE_NAME = re.compile(f"[A-Za-z0-9][{NAME_CHARS}]*")
 
 
+def entry_twin_file(entry: object) -> object:
+    """The file a manifest entry's fast twin names (None when it has none)."""
+    twin = entry.get("fast_twin") if isinstance(entry, dict) else None
+    return twin.get("file") if isinstance(twin, dict) else None
+
+
 def user_library_root(environ: dict[str, str] | None = None, platform: str = sys.platform) -> Path:
     """Where the user's styles live: `$STYLECAM_USER_STYLES`, else the platform's per-user
     application-data folder (what Qt's AppDataLocation gives, computed without Qt):
@@ -426,20 +432,19 @@ class StyleLibrary:
         if make_default or not (manifest["default"] or self._shipped_manifest()["default"]):
             manifest["default"] = name
         self._write_manifest(manifest)
-        self._drop_replaced_twin(manifest, replaced)
+        # a new generator under an old name is not its old twin's teacher: the twin goes with the entry
+        self._delete_unnamed_files(manifest, [entry_twin_file(replaced)])
         return style
 
-    def _drop_replaced_twin(self, manifest: dict, replaced: object) -> None:
-        """A new generator under an old name is not its old twin's teacher: the entry has dropped
-        the twin, and its file goes too (unless another entry names it)."""
-        twin = replaced.get("fast_twin") if isinstance(replaced, dict) else None
-        file = twin.get("file") if isinstance(twin, dict) else None
-        if not isinstance(file, str) or Path(file).name != file:
-            return  # only a bare file name in this folder is ours to delete
-        named = {e.get("file") for e in manifest["styles"].values() if isinstance(e, dict)}
-        named |= {(e.get("fast_twin") or {}).get("file") for e in manifest["styles"].values() if isinstance(e, dict)}
-        if file not in named:
-            (self.root / file).unlink(missing_ok=True)
+    def _delete_unnamed_files(self, manifest: dict, files: list[object]) -> None:
+        """Delete those of `files` (names in this library's folder) that no entry of the written
+        `manifest` names any more, as its weights or its twin's."""
+        entries = [e for e in manifest["styles"].values() if isinstance(e, dict)]
+        named = {e.get("file") for e in entries} | {entry_twin_file(e) for e in entries}
+        root = self.root.resolve()
+        for file in files:
+            if isinstance(file, str) and file not in named and (root / file).resolve().parent == root:
+                (root / file).unlink(missing_ok=True)
 
     def _user_entry(self, name: str) -> dict:
         """The manifest with `name` in the user library, copying a shipped style there first."""
@@ -507,10 +512,7 @@ class StyleLibrary:
             manifest["default"] = None if self.layered else next(iter(manifest["styles"]), None)
         # The manifest goes first: a crash in between leaves a stray file, never an entry without one.
         self._write_manifest(manifest)
-        files = {e.get("file") for e in manifest["styles"].values()}
-        for file in (entry.get("file"), (entry.get("fast_twin") or {}).get("file")):
-            if file and file not in files:
-                (self.root / file).unlink(missing_ok=True)
+        self._delete_unnamed_files(manifest, [entry.get("file"), entry_twin_file(entry)])
 
     def _write_manifest(self, manifest: dict) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
