@@ -78,6 +78,7 @@ class Controller(QObject):
         self._styles: list[Style] = []
         self.style_problems: list[str] = []
         self._started = False
+        self._first_style_pending = False  # start() asked for a style that is not up yet
 
         self.refresh_styles()  # cheap (manifest + file headers); the window builds its menus from it
         self.inference.frame_ready.connect(self._on_frame_ready)
@@ -88,7 +89,7 @@ class Controller(QObject):
         self.capture.source_lost.connect(self._on_source_lost)
         self.capture.cameras_found.connect(self.cameras_found)
         self.loader.style_changed.connect(self._on_style_changed)
-        self.loader.style_failed.connect(self.style_failed)
+        self.loader.style_failed.connect(self._on_style_failed)
         self.loader.style_imported.connect(lambda _name: self.refresh_styles())
         self.recorder.recording_started.connect(self.recording_started)
         self.recorder.recording_finished.connect(self.recording_finished)
@@ -108,6 +109,7 @@ class Controller(QObject):
         self.set_source(source)
         name = style or self.library.default_style_name()
         if name:
+            self._first_style_pending = True
             self.set_style(name)
         else:
             self.notice.emit(NO_STYLES_MESSAGE)
@@ -169,9 +171,14 @@ class Controller(QObject):
         return self.inference.engine
 
     def _on_style_changed(self, name: str, display_name: str) -> None:
+        self._first_style_pending = False
         self.style_changed.emit(name, display_name)
         # after the first style is up, get the others ready so switching to them is instant
         self.loader.preload([s.name for s in self._styles])
+
+    def _on_style_failed(self, name: str, reason: str) -> None:
+        self._first_style_pending = False  # no style is coming: the original is what there is to record
+        self.style_failed.emit(name, reason)
 
     def styles(self) -> list[Style]:
         return list(self._styles)
@@ -306,8 +313,12 @@ class Controller(QObject):
 
     # -- virtual camera ----------------------------------------------------------------------
     def _sink(self, frame: ProcessedFrame) -> None:
-        """Every processed frame, on the inference thread: to the recorder and the virtual camera."""
-        self.recorder.submit(frame)
+        """Every processed frame, on the inference thread: to the recorder and the virtual camera.
+        Until the first style is ready (loading and timing it takes seconds) frames are the
+        camera's own picture: a recording started with the app (`--record`) begins with the
+        first stylized frame."""
+        if frame.style_name or not self._first_style_pending:
+            self.recorder.submit(frame)
         self.virtual_camera.submit(frame)
 
     @property

@@ -113,6 +113,34 @@ def test_side_by_side_recording_and_snapshot(qtbot, make_window, styles, tmp_pat
         assert sum(1 for _ in reader.frames()) >= 5
 
 
+def test_a_recording_started_with_the_app_begins_with_the_first_stylized_frame(
+    qtbot, make_window, styles, settings_file, monkeypatch, tmp_path
+) -> None:
+    """`--record FILE` starts recording before the style is up (loading and timing it takes
+    seconds on a laptop): the camera's own frames of that wait are not in the file. Recorded side
+    by side, every frame's halves differ (an unstyled frame's stylized half is the original)."""
+    from app.workers.inference import StyleLoader
+
+    prepare = StyleLoader._prepare
+
+    def slow_prepare(self, *args, **kwargs):
+        time.sleep(1.5)  # frames flow and the recorder is on meanwhile
+        return prepare(self, *args, **kwargs)
+
+    monkeypatch.setattr(StyleLoader, "_prepare", slow_prepare)
+    settings_file.write_text("[General]\nrecord_side_by_side=true\n")
+    window = make_window("demo", record=tmp_path / "start.mp4")
+    wait_style(qtbot, window, "alpha")
+    wait_frames(qtbot, window, 10)
+    with qtbot.waitSignal(window.controller.recording_finished, timeout=FRAME_TIMEOUT_MS):
+        window.act_record.trigger()
+    with VideoReader(tmp_path / "start.mp4") as reader:
+        frames = [image for image, _ in reader.frames()]
+    assert len(frames) >= 5 and frames[0].shape[1] == 1280
+    halves = [np.abs(f[:, :640].astype(int) - f[:, 640:].astype(int)).mean() for f in frames]
+    assert min(halves) > 10, halves[:5]  # the encoder alone leaves a level or two
+
+
 class FailingSource(DemoSource):
     """A camera that gets unplugged after a few frames."""
 
