@@ -93,18 +93,12 @@ def load_teacher(spec: str, library: str | None = None) -> tuple[nn.Module, Gene
 
 
 def copy_palette(teacher: nn.Module, student: nn.Module) -> None:
-    """Give a new student the teacher's fitted palette map (--teacher-colour), fixed as in the
-    teacher; init_weights has just overwritten the student's identity map."""
-    palette = getattr(student, "palette", None)
-    if palette is None:
+    """Give a new student the teacher's fitted palette map (--teacher-colour: the student has one
+    only when the teacher has), fixed as in the teacher; init_weights has just overwritten it."""
+    if getattr(student, "palette", None) is None:
         return
-    source = getattr(teacher, "palette", None)
-    with torch.no_grad():
-        if source is None:
-            palette.set_map(torch.eye(3), torch.zeros(3))
-        else:
-            palette.load_state_dict(source.state_dict())
-    palette.requires_grad_(False)
+    student.palette.load_state_dict(teacher.palette.state_dict())
+    student.palette.requires_grad_(False)
 
 
 class FeatureTap:
